@@ -1,0 +1,1 @@
+"""bundle package (see ../shared/docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""protos package (see ../shared/docs/architecture.md)."""

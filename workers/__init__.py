@@ -1,0 +1,1 @@
+"""workers package (see ../shared/docs/architecture.md)."""
