@@ -1,0 +1,37 @@
+"""Shared test fixtures: where the upstream-made checkpoints live, and a clean environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Checkpoints written by upstream GPT-SoVITS code, with reference outputs (../shared beside the repo).
+UPSTREAM_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "upstream"
+
+
+@pytest.fixture(scope="session")
+def upstream_dir() -> Path:
+    """The upstream fixture folder; tests that need it skip (with the reason) when it is absent."""
+    if not (UPSTREAM_DIR / "reference.npz").is_file():
+        pytest.skip(f"upstream fixtures not found at {UPSTREAM_DIR} (../shared is absent in this checkout)")
+    return UPSTREAM_DIR
+
+
+@pytest.fixture(scope="session")
+def reference(upstream_dir: Path):
+    """The reference arrays computed by upstream's PyTorch code from the fixture files."""
+    import numpy as np
+
+    with np.load(upstream_dir / "reference.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.fixture(autouse=True)
+def _no_relaytts_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Settings come from RELAYTTS_* variables; a developer's shell must not leak into tests.
+    for name in list(os.environ):
+        if name.startswith("RELAYTTS_"):
+            monkeypatch.delenv(name)
