@@ -24,15 +24,15 @@ LAYER_NORM_EPS = 1e-5
 
 
 def sinusoidal_positions(positions: Tensor, dim: int) -> Tensor:
-    """Upstream's sine table at arbitrary (float) positions: ``[..., dim]``, sin/cos interleaved.
+    """Upstream's sine table at arbitrary positions ``[T]`` -> ``[T, dim]``, sin/cos interleaved.
 
     Computed on the fly instead of from a 4000-row table so any position (long caches, exported
     step graphs) costs the same and matches the table bit for bit.
     """
     div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * -(math.log(10000.0) / dim))
     angles = positions.to(torch.float32).unsqueeze(-1) * div_term
-    # interleave: [sin0, cos0, sin1, cos1, ...]
-    return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).flatten(-2)
+    # interleave [sin0, cos0, sin1, cos1, ...]; no -1 in the shape: ONNX Reshape cannot infer it for 0 rows
+    return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(positions.shape[0], dim)
 
 
 class _TokenEmbedding(nn.Module):
@@ -71,18 +71,33 @@ class _SelfAttention(nn.Module):
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor, blocked: Tensor | None) -> Tensor:
-        """``q [B,Lq,D]``, ``k/v [B,Lk,D]``, ``blocked [Lq,Lk]`` bool (True = may not attend)."""
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, past_k: Tensor | None, past_v: Tensor | None, blocked: Tensor | None
+    ) -> Tensor:
+        """Attention of the new positions over ``[past ; new]``.
+
+        ``q/k/v [B,N,D]`` are the new positions, ``past_k/past_v [B,P,D]`` the cache (never masked),
+        ``blocked [N,N]`` bool among the new positions (True = may not attend). The past and new
+        score blocks are computed separately so an exported step reads the cache in place instead of
+        concatenating (copying) it every step.
+        """
         batch, q_len, dim = q.shape
         head_dim = dim // self.heads
 
         def heads(t: Tensor) -> Tensor:
-            return t.reshape(batch, -1, self.heads, head_dim).transpose(1, 2)
+            # explicit length, not -1: an empty past (a prefill) must reshape too
+            return t.reshape(batch, t.shape[1], self.heads, head_dim).transpose(1, 2)
 
-        scores = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(head_dim)
+        qh = heads(q) / math.sqrt(head_dim)
+        scores = qh @ heads(k).transpose(-1, -2)
         if blocked is not None:
             scores = scores.masked_fill(blocked, float("-inf"))
-        out = torch.softmax(scores, dim=-1) @ heads(v)
+        if past_k is None:
+            out = torch.softmax(scores, dim=-1) @ heads(v)
+        else:
+            past_len = past_k.shape[1]
+            probs = torch.softmax(torch.cat((qh @ heads(past_k).transpose(-1, -2), scores), dim=-1), dim=-1)
+            out = probs[..., :past_len] @ heads(past_v) + probs[..., past_len:] @ heads(v)
         return self.out_proj(out.transpose(1, 2).reshape(batch, q_len, dim))
 
 
@@ -100,12 +115,9 @@ class _DecoderLayer(nn.Module):
     def forward(
         self, x: Tensor, past_k: Tensor | None, past_v: Tensor | None, blocked: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Returns the block output and the full keys/values (past + this input's)."""
+        """Returns the block output and the keys/values of the new positions only."""
         q, k, v = self.self_attn.project(x)
-        if past_k is not None:
-            k = torch.cat((past_k, k), dim=1)
-            v = torch.cat((past_v, v), dim=1)
-        x = self.norm1(x + self.self_attn.attend(q, k, v, blocked))
+        x = self.norm1(x + self.self_attn.attend(q, k, v, past_k, past_v, blocked))
         x = self.norm2(x + self.linear2(F.relu(self.linear1(x))))
         return x, k, v
 
@@ -117,11 +129,14 @@ class _Stack(nn.Module):
         self.layers = nn.ModuleList(layers)
 
 
-def prefix_lm_mask(text_len: int, audio_len: int, device: torch.device | None = None) -> Tensor:
-    """``[S,S]`` bool, True = blocked: text rows see only text; audio rows see text + earlier audio."""
-    total = text_len + audio_len
-    row = torch.arange(total, device=device).unsqueeze(1)
-    col = torch.arange(total, device=device).unsqueeze(0)
+def prefix_lm_mask(text_len: int | Tensor, total_len: int | Tensor, device: torch.device | None = None) -> Tensor:
+    """``[S,S]`` bool over ``[text ; audio]``, True = blocked.
+
+    Text rows see only text; audio rows see all text and earlier (or the same) audio. With no text
+    and one audio position (a decode step) nothing is blocked. Sizes may be traced tensors.
+    """
+    row = torch.arange(total_len, device=device).unsqueeze(1)
+    col = torch.arange(total_len, device=device).unsqueeze(0)
     text_row_sees_audio = (row < text_len) & (col >= text_len)
     audio_row_sees_future = (row >= text_len) & (col > row)
     return text_row_sees_audio | audio_row_sees_future
@@ -157,9 +172,10 @@ class Text2SemanticDecoder(nn.Module):
 
     # -- transformer ------------------------------------------------------------------------------
 
-    def _run_layers(
+    def run_layers(
         self, x: Tensor, k_cache: Tensor | None, v_cache: Tensor | None, blocked: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
+        """All layers over new positions ``x [B,N,D]``; returns ``(h, new_keys, new_values)``, caches ``[L,B,N,D]``."""
         keys, values = [], []
         for i, layer in enumerate(self.h.layers):
             past_k = None if k_cache is None else k_cache[i]
@@ -178,8 +194,8 @@ class Text2SemanticDecoder(nn.Module):
         x = self.embed_text(phones, bert)
         if prompt.shape[1] > 0:
             x = torch.cat((x, self.embed_audio(prompt)), dim=1)
-        blocked = prefix_lm_mask(phones.shape[1], prompt.shape[1], device=x.device)
-        h, k_cache, v_cache = self._run_layers(x, None, None, blocked)
+        blocked = prefix_lm_mask(phones.shape[1], x.shape[1], device=x.device)
+        h, k_cache, v_cache = self.run_layers(x, None, None, blocked)
         return self.ar_predict_layer(h[:, -1]), k_cache, v_cache
 
     def step(
@@ -187,5 +203,5 @@ class Text2SemanticDecoder(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """One decode step: ``token [B,1]`` at audio ``position`` attends to the whole cache (no mask)."""
         x = self.embed_audio(token, position)
-        h, k_cache, v_cache = self._run_layers(x, k_cache, v_cache, None)
-        return self.ar_predict_layer(h[:, -1]), k_cache, v_cache
+        h, new_k, new_v = self.run_layers(x, k_cache, v_cache, None)
+        return self.ar_predict_layer(h[:, -1]), torch.cat((k_cache, new_k), dim=2), torch.cat((v_cache, new_v), dim=2)
