@@ -52,6 +52,81 @@ def inspect(checkpoints: tuple[Path, ...]) -> None:
     print_table(["file", "kind", "version", "architecture", "parameters", "load s"], rows)
 
 
+def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [n for n in names if n not in ("fp32", "fp16", "int8")]
+    if bad or "fp32" not in names:
+        raise click.BadParameter(f"a comma list of fp32, fp16, int8 that includes fp32; given {value!r}")
+    return names
+
+
+@main.command()
+@click.option("--gpt", "gpt", required=True, type=click.Path(path_type=Path), help="GPT (T2S) .ckpt file.")
+@click.option("--sovits", "sovits", required=True, type=click.Path(path_type=Path), help="SoVITS .pth file.")
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="Bundle directory to write.")
+@click.option("--precision", default="fp32", callback=_precisions, show_default=True,
+              help="Comma list of variants to write: fp32 (always), fp16 (GPUs), int8 (T2S on CPUs).")
+@click.option("--force", is_flag=True, help="Replace an existing bundle directory.")
+@one_line_errors
+def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool) -> None:
+    """Convert GPT-SoVITS checkpoints into a validated ONNX bundle."""
+    from bundle.manifest import Precision
+    from exporter.onnx.bundle_export import VARIANT_ROLES, export_bundle
+    from relaytts.console import print_table, progress
+
+    precisions = [Precision(p) for p in precision]
+    steps = 1 + 4 * 2 + sum(2 * len(VARIANT_ROLES[p]) for p in precisions if p is not Precision.FP32)
+    with progress() as bar:
+        task = bar.add_task("export", total=steps)
+        started = []
+
+        def on_step(message: str) -> None:  # a step starting means the one before it finished
+            bar.update(task, description=message, completed=len(started))
+            started.append(message)
+
+        manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step)
+        bar.update(task, completed=steps, description="done")
+    print_table(["graph", "precision", "metric", "value", "limit", "ok"],
+                [[r.graph, r.precision, r.metric, r.value, r.limit, "yes" if r.ok else "NO"] for r in rows],
+                title=f"parity ({manifest.model_version}, onnxruntime {manifest.onnxruntime_version})")
+    for entry in manifest.files:
+        if not entry.validated:
+            click.echo(f"note: {entry.path} is written but not validated: {entry.note}", err=True)
+    click.echo(f"bundle {manifest.bundle_id} written to {out}")
+
+
+@main.group(name="bundle")
+def bundle_group() -> None:
+    """Check bundles and cut the edge subset."""
+
+
+@bundle_group.command(name="verify")
+@click.argument("directory", type=click.Path(path_type=Path))
+@one_line_errors
+def bundle_verify(directory: Path) -> None:
+    """Check that every graph of a bundle is present and intact (sha256)."""
+    from bundle import Bundle
+    from relaytts.console import print_table
+
+    opened = Bundle.open(directory)
+    print_table(["file", "role", "side", "precision", "MB", "validated"],
+                [[f.path, f.role.value, f.side, f.precision.value, round(f.size_bytes / 1e6, 1),
+                  "yes" if f.validated else f"no: {f.note}"] for f in opened.manifest.files],
+                title=f"bundle {opened.manifest.bundle_id} ({opened.manifest.model_version})")
+
+
+@bundle_group.command(name="edge")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("dest", type=click.Path(path_type=Path))
+@one_line_errors
+def bundle_edge(directory: Path, dest: Path) -> None:
+    """Copy the edge subset (vocoder graphs + manifest) of a bundle to DEST for a device."""
+    from bundle import Bundle, write_edge_subset
+
+    write_edge_subset(Bundle.open(directory), dest)
+    click.echo(f"edge bundle written to {dest}")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print a table of ratios against a reference run in the same command."""

@@ -48,9 +48,13 @@ def to_fp16(src: Path, dst: Path) -> Path:
 def to_int8(src: Path, dst: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    logging.getLogger("onnxruntime.quantization").setLevel(logging.ERROR)
-    logging.getLogger().setLevel(logging.WARNING)  # quantize_dynamic logs every node at INFO
-    quantize_dynamic(
-        str(src), str(dst), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8, per_channel=True
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic advises pre-processing on the root logger every call
+    try:
+        quantize_dynamic(
+            str(src), str(dst), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8, per_channel=True
+        )
+    finally:
+        root.setLevel(level)
     return dst
