@@ -132,5 +132,73 @@ def bench() -> None:
     """Benchmarks that print a table of ratios against a reference run in the same command."""
 
 
+_VERSION_OPTION = click.option("--version", "version", default="v2", show_default=True,
+                               type=click.Choice(["v2", "v2Pro", "v2ProPlus"]), help="SoVITS preset to build.")
+
+
+@bench.command(name="model")
+@_VERSION_OPTION
+@one_line_errors
+def bench_model_command(version: str) -> None:
+    """Full-size random weights: load time and peak memory vs a plain torch.load, reference speed."""
+    from exporter.bench import bench_model
+    from relaytts.console import print_table
+
+    print_table(["phase", "seconds", "peak MB", "time vs torch.load", "memory vs torch.load", "reference speed"],
+                bench_model(version), title=f"model load, full-size {version} (random weights)")
+
+
+@bench.command(name="export")
+@_VERSION_OPTION
+@click.option("--precision", default="fp32,fp16,int8", callback=_precisions, show_default=True)
+@one_line_errors
+def bench_export_command(version: str, precision: tuple[str, ...]) -> None:
+    """Export full-size random weights: time, peak memory, and the size/error table of every variant."""
+    import json
+
+    from exporter.bench import bench_export
+    from relaytts.console import print_table
+
+    stats, manifest_json, rows = bench_export(version, precision)
+    manifest = json.loads(manifest_json)
+    fp32_mb = sum(f["size_bytes"] for f in manifest["files"] if f["precision"] == "fp32") / 1e6
+    print_table(["export", "seconds", "peak MB", "fp32 graphs MB", "peak / fp32 size"],
+                [[f"full-size {version}", round(stats["seconds"], 1), round(stats["peak_mb"]),
+                  round(fp32_mb), round(stats["peak_mb"] / fp32_mb, 2)]])
+    keys = ("logits_max_abs", "logits_mean_abs", "greedy_first_divergence_step", "greedy_eos_length",
+            "wav_max_abs", "snr_db_vs_fp32", "ge_max_abs", "codes_agreement", "greedy_200_agreement",
+            "speed_ratio_to_fp32", "ms_per_step")
+    print_table(["graph", "precision", "MB", "validated", "figures"],
+                [[f["role"], f["precision"], round(f["size_bytes"] / 1e6, 1), "yes" if f["validated"] else "no",
+                  ", ".join(f"{k}={v:.3g}" for k, v in f["parity"].items() if k in keys)]
+                 for f in manifest["files"]], title="bundle files")
+
+
+@main.command()
+@click.argument("text")
+@click.option("--lang", default="auto", show_default=True, type=click.Choice(["auto", "zh", "en", "ja"]),
+              help="Language of TEXT; auto detects per span (kana → ja, other CJK → zh, Latin → en).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (segments, symbols, ids, word2ph).")
+@one_line_errors
+def phonemize(text: str, lang: str, as_json: bool) -> None:
+    """Show how the workers read TEXT: segments, phoneme symbols and ids."""
+    from workers.frontend.cli import show_phonemes
+
+    show_phonemes(text, lang, as_json)
+
+
+@bench.command(name="frontend")
+@click.option("--lang", "langs", multiple=True, type=click.Choice(["zh", "en", "ja"]),
+              help="Language to measure (repeatable); default all.")
+@click.option("--seconds", default=2.0, show_default=True, type=click.FloatRange(0.1, 600),
+              help="Measuring time per language, after warm-up.")
+@one_line_errors
+def bench_frontend_command(langs: tuple[str, ...], seconds: float) -> None:
+    """Text frontend: short sentences per second per language, in one thread."""
+    from workers.frontend.cli import show_bench
+
+    show_bench(langs, seconds)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
