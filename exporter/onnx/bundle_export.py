@@ -23,6 +23,7 @@ from bundle.manifest import MANIFEST_NAME, GraphFile, Manifest, Precision, Role,
 from bundle.session import create_session
 from exporter.checkpoint_io import read_checkpoint
 from exporter.onnx import sovits_export, t2s_export
+from exporter.onnx.bundle_readme import bundle_readme
 from exporter.onnx.variants import to_fp16, to_int8
 from exporter.sovits import load_sovits
 from exporter.t2s import load_t2s
@@ -83,6 +84,7 @@ def export_bundle(
     try:
         manifest, rows = _export_into(Path(gpt), Path(sovits), build, tuple(dict.fromkeys(precisions)), say)
         (build / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+        (build / "README.md").write_text(bundle_readme(manifest), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         build.rename(out)

@@ -57,6 +57,8 @@ def test_manifest_describes_the_bundle(exported):
     assert all(row.ok for row in rows if row.precision == "fp32")
     reopened = Bundle.open(out)
     assert reopened.manifest == manifest
+    readme = (out / "README.md").read_text()
+    assert manifest.bundle_id in readme and "past_key_i" in readme and "`noise`" in readme
     assert manifest.sources["gpt"]["sha256"] and manifest.sources["sovits"]["file"] == SOVITS[prefix]
 
 

@@ -155,47 +155,6 @@ def test_traced_decode_generalises_to_other_lengths_and_speeds():
             assert expected.shape[-1] == 640 * speed_length(2 * tg, speed)
             torch.testing.assert_close(traced(*args), expected, rtol=1e-5, atol=1e-5)
 
-
-def test_onnx_export_runs_dynamic_lengths(tmp_path):
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    import warnings
-
-    torch.manual_seed(1)
-    model = SoVITS(small_config("v2")).eval()
-    ge = model.style(torch.rand(1, 1025, 12)).detach()
-    path = tmp_path / "decode.onnx"
-    codes, phones = torch.randint(0, 1024, (1, 1, 6)), torch.randint(0, 732, (1, 5))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Decode(model),
-            (codes, phones, ge, torch.randn(1, 192, 12), torch.tensor(1.0)),
-            str(path),
-            dynamo=False,
-            opset_version=17,
-            input_names=["codes", "phones", "ge", "noise", "speed"],
-            output_names=["wav"],
-            dynamic_axes={"codes": {2: "tg"}, "phones": {1: "nt"}, "noise": {2: "frames"}, "wav": {2: "samples"}},
-        )
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for tg, nt, speed in [(1, 1, 1.0), (3, 7, 1.0), (10, 4, 1.25)]:
-        codes, phones = torch.randint(0, 1024, (1, 1, tg)), torch.randint(0, 732, (1, nt))
-        noise = torch.randn(1, 192, speed_length(2 * tg, speed))
-        with torch.no_grad():
-            expected = model.decode(codes, phones, ge, 0.5, speed=speed, noise=noise).numpy()
-        feeds = {
-            "codes": codes.numpy(),
-            "phones": phones.numpy(),
-            "ge": ge.numpy(),
-            "noise": noise.numpy(),
-            "speed": torch.tensor(speed).numpy(),
-        }
-        (got,) = session.run(None, feeds)
-        assert got.shape == expected.shape
-        assert abs(got - expected).max() < 1e-4
-
-
 def test_config_rejects_inconsistent_sizes():
     with pytest.raises(ValueError, match="hop_length"):
         SoVITSConfig(upsample_rates=(10, 8, 2, 2, 1), upsample_kernel_sizes=(16, 16, 8, 2, 1))
