@@ -35,3 +35,14 @@ def _no_relaytts_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("RELAYTTS_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def fixture_bundle(upstream_dir, tmp_path_factory):
+    """A bundle exported from the upstream fixtures (GPT + SoVITS v2), fp32 + int8."""
+    from bundle import Bundle, Precision
+    from exporter.onnx.bundle_export import export_bundle
+
+    out = tmp_path_factory.mktemp("fixture-bundle") / "v2"
+    export_bundle(upstream_dir / "gpt_v2.ckpt", upstream_dir / "sovits_v2.pth", out, (Precision.FP32, Precision.INT8))
+    return Bundle.open(out)

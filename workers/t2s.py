@@ -1,0 +1,134 @@
+"""The T2S engine the cloud workers run: prefill, KV-cache steps, sampling, stop rules, chunking.
+
+Tokens leave in chunks: a small first chunk so the edge can start playing early, then larger ones.
+Cancellation is cooperative: ``cancelled()`` is asked before every step, so a cancel is honoured
+within one step. The engine never returns prompt tokens and never slices by a returned index, so
+the two upstream failures (replaying the reference when nothing was generated; dropping the first
+token on an early stop) cannot happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bundle import Bundle, Precision, Role, SessionOptions
+from bundle.t2s_runner import T2SRunner
+from relaytts.sampling import EOS_BLOCKED_STEPS, SamplingParams, StopReason
+from workers.sampling import sample
+
+__all__ = ["ChunkPolicy", "Decode", "T2SEngine", "TokenChunk"]
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class ChunkPolicy:
+    """How generated tokens are grouped into chunks (25 tokens = 1 s of speech)."""
+
+    first_tokens: int = 8
+    """Size of the first chunk: small, for time to first audio."""
+    tokens: int = 25
+    """Size of every later chunk."""
+
+    def __post_init__(self) -> None:
+        if self.first_tokens < 1 or self.tokens < 1:
+            raise ValueError("chunk sizes must be at least 1 token")
+
+
+@dataclass(frozen=True)
+class TokenChunk:
+    index: int
+    tokens: np.ndarray
+    """int64 semantic tokens of this chunk (may be empty only in a final chunk)."""
+    final: bool
+    stop_reason: StopReason | None = None
+    """Why the decode ended (final chunk only)."""
+
+
+@dataclass
+class Decode:
+    tokens: np.ndarray
+    stop_reason: StopReason
+    step_seconds: list[float] = field(default_factory=list)
+
+
+class T2SEngine:
+    """One loaded T2S graph; ``stream``/``generate`` run one decode at a time per engine."""
+
+    def __init__(self, session, num_layers: int, hidden_dim: int, eos: int, max_sec: int) -> None:  # noqa: ANN001
+        self.session = session
+        self.num_layers = num_layers
+        self.hidden_dim = hidden_dim
+        self.eos = eos
+        self.default_early_stop = 50 * max_sec  # upstream: hz (50) * max_sec
+
+    @classmethod
+    def load(cls, bundle: Bundle, precision: Precision = Precision.FP32,
+             options: SessionOptions | None = None) -> T2SEngine:
+        cfg = bundle.manifest.t2s
+        return cls(bundle.session(Role.T2S, precision, options), cfg["num_layers"], cfg["hidden_dim"], cfg["eos"],
+                   cfg["max_sec"])
+
+    @property
+    def provider(self) -> str:
+        """The execution provider actually running the graph (for logs, health and metric labels)."""
+        return self.session.get_providers()[0]
+
+    def stream(
+        self,
+        phones: np.ndarray,
+        bert: np.ndarray,
+        prompt: np.ndarray,
+        params: SamplingParams | None = None,
+        policy: ChunkPolicy | None = None,
+        cancelled: Callable[[], bool] = _never,
+    ) -> Iterator[TokenChunk]:
+        """Decode one segment, yielding token chunks; the last chunk has ``final=True`` and a reason."""
+        params = (params or SamplingParams()).validate()
+        policy = policy or ChunkPolicy()
+        early_stop = params.early_stop if params.early_stop is not None else self.default_early_stop
+        rng = np.random.default_rng(params.seed)
+        prompt = np.asarray(prompt, np.int64)
+        history = np.empty(len(prompt) + params.max_new_tokens, np.int64)  # ids the penalty looks at
+        history[: len(prompt)] = prompt
+        seen = len(prompt)
+        runner = T2SRunner(self.session, self.num_layers, self.hidden_dim)
+        logits = runner.prefill(phones, bert, prompt, params.max_new_tokens)
+        pending: list[int] = []
+        chunk_index = generated = 0
+        reason = StopReason.MAX_TOKENS
+        for step in range(params.max_new_tokens):
+            if cancelled():
+                reason = StopReason.CANCELLED
+                break
+            row = logits[: self.eos] if step < EOS_BLOCKED_STEPS else logits
+            choice = sample(row, history[:seen], params, rng)
+            if choice.token == self.eos or choice.argmax == self.eos:
+                reason = StopReason.EOS
+                break
+            history[seen] = choice.token
+            seen += 1
+            generated += 1
+            pending.append(choice.token)
+            if generated > early_stop:
+                reason = StopReason.EARLY_STOP
+                break
+            if len(pending) >= (policy.first_tokens if chunk_index == 0 else policy.tokens):
+                yield TokenChunk(chunk_index, np.array(pending, np.int64), final=False)
+                chunk_index += 1
+                pending = []
+            if step + 1 < params.max_new_tokens:
+                logits = runner.step(choice.token)
+        yield TokenChunk(chunk_index, np.array(pending, np.int64), final=True, stop_reason=reason)
+
+    def generate(self, phones: np.ndarray, bert: np.ndarray, prompt: np.ndarray,
+                 params: SamplingParams | None = None, cancelled: Callable[[], bool] = _never) -> Decode:
+        """The whole segment at once (the stream, concatenated)."""
+        chunks = list(self.stream(phones, bert, prompt, params, ChunkPolicy(first_tokens=1 << 30), cancelled))
+        tokens = np.concatenate([c.tokens for c in chunks]) if chunks else np.zeros(0, np.int64)
+        return Decode(tokens=tokens, stop_reason=chunks[-1].stop_reason or StopReason.MAX_TOKENS)
