@@ -1,0 +1,164 @@
+"""The edge vocoder: semantic tokens -> 32 kHz audio, whole segments or streamed as tokens arrive.
+
+Streaming decodes a sliding window over the tokens received so far: ``left_context_tokens`` of
+already-played context, then everything new. The last ``holdback_tokens`` of each window are held
+back (they lack right context and will change once more tokens arrive); the next window re-decodes
+them and the join is crossfaded over the held-back span. At the segment end the remainder is
+emitted with no holdback, so the streamed audio has exactly the offline decode's length.
+
+Noise is a pure function of (seed, absolute latent frame), drawn in fixed blocks, so overlapping
+windows see the same noise wherever they cut the segment, and a stream equals an offline decode
+made with the same seed up to window effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from bundle import Bundle, Precision, Role, SessionOptions
+
+__all__ = ["AudioChunk", "SegmentStream", "StreamingConfig", "Vocoder", "segment_noise"]
+
+NOISE_BLOCK_FRAMES = 256
+FRAMES_PER_TOKEN = 2
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Float32 mono samples in [-1, 1] at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int = 32000
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    @cached_property
+    def pcm16(self) -> bytes:
+        """Little-endian int16 PCM (computed once, on first use)."""
+        return (np.clip(self.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    left_context_tokens: int = 48
+    """Tokens before the new ones that each window re-decodes, so the encoder sees what came before."""
+    holdback_tokens: int = 6
+    """Tokens at a window's right edge that are not emitted until more tokens (or the end) arrive."""
+    min_new_tokens: int = 4
+    """A window is decoded only once this many tokens can be emitted (bounds the cost of tiny chunks)."""
+
+    def __post_init__(self) -> None:
+        if self.left_context_tokens < 0 or self.holdback_tokens < 1 or self.min_new_tokens < 1:
+            raise ValueError("left_context_tokens must be >= 0; holdback_tokens and min_new_tokens >= 1")
+
+
+def segment_noise(seed: int, start_frame: int, frames: int, channels: int) -> np.ndarray:
+    """Standard normal noise ``[1, channels, frames]`` for absolute frames ``start_frame..``."""
+    first, last = start_frame // NOISE_BLOCK_FRAMES, (start_frame + frames - 1) // NOISE_BLOCK_FRAMES
+    blocks = [np.random.default_rng([seed, b]).standard_normal((channels, NOISE_BLOCK_FRAMES), np.float32)
+              for b in range(first, last + 1)]
+    joined = np.concatenate(blocks, axis=1)
+    offset = start_frame - first * NOISE_BLOCK_FRAMES
+    return joined[None, :, offset : offset + frames]
+
+
+class Vocoder:
+    """One loaded vocoder graph."""
+
+    def __init__(self, session, sample_rate: int, samples_per_token: int, latent_channels: int) -> None:  # noqa: ANN001
+        self.session = session
+        self.sample_rate = sample_rate
+        self.samples_per_token = samples_per_token
+        self.latent_channels = latent_channels
+
+    @classmethod
+    def load(cls, bundle: Bundle, precision: Precision = Precision.FP32,
+             options: SessionOptions | None = None) -> Vocoder:
+        m = bundle.manifest
+        return cls(bundle.session(Role.VOCODER, precision, options), m.sample_rate, m.samples_per_token,
+                   m.sovits["latent_channels"])
+
+    def decode_window(self, tokens: np.ndarray, phones: np.ndarray, ge: np.ndarray, start_token: int,
+                      noise_scale: float, seed: int, speed: float = 1.0) -> np.ndarray:
+        """Audio of ``tokens`` (which start at ``start_token`` of their segment), float32 ``[samples]``."""
+        frames = FRAMES_PER_TOKEN * len(tokens) if speed == 1 else int(FRAMES_PER_TOKEN * len(tokens) / speed) + 2
+        noise = segment_noise(seed, FRAMES_PER_TOKEN * start_token, frames, self.latent_channels)
+        return self.session.run(None, {
+            "codes": np.asarray(tokens, np.int64).reshape(1, -1),
+            "phones": np.asarray(phones, np.int64).reshape(1, -1),
+            "ge": np.asarray(ge, np.float32).reshape(1, -1, 1),
+            "noise": noise,
+            "noise_scale": np.array([noise_scale], np.float32),
+            "speed": np.array([speed], np.float32),
+        })[0][0]
+
+    def decode(self, tokens: np.ndarray, phones: np.ndarray, ge: np.ndarray, noise_scale: float = 0.5,
+               seed: int = 0, speed: float = 1.0) -> np.ndarray:
+        """A whole segment at once. No tokens -> no audio (never decode an empty sequence)."""
+        if len(tokens) == 0:
+            return np.zeros(0, np.float32)
+        return self.decode_window(tokens, phones, ge, 0, noise_scale, seed, speed)
+
+    def stream(self, phones: np.ndarray, ge: np.ndarray, noise_scale: float = 0.5, seed: int = 0,
+               config: StreamingConfig | None = None) -> SegmentStream:
+        """Start streaming one segment; feed it token chunks with ``push`` and end with ``finish``."""
+        return SegmentStream(self, phones, ge, noise_scale, seed, config or StreamingConfig())
+
+
+class SegmentStream:
+    """Incremental decode of one segment (speed 1)."""
+
+    def __init__(self, vocoder: Vocoder, phones: np.ndarray, ge: np.ndarray, noise_scale: float, seed: int,
+                 config: StreamingConfig) -> None:
+        self.vocoder = vocoder
+        self.phones = np.asarray(phones, np.int64)
+        self.ge = ge
+        self.noise_scale = noise_scale
+        self.seed = seed
+        self.config = config
+        self.tokens = np.zeros(0, np.int64)
+        self.emitted_tokens = 0
+        self._tail = np.zeros(0, np.float32)  # audio already decoded beyond what was emitted
+        self._tail_end_tokens = 0
+        self.windows_decoded = 0
+
+    def push(self, tokens: np.ndarray) -> np.ndarray:
+        """Add tokens; returns the audio that can be played now (possibly empty)."""
+        self.tokens = np.concatenate((self.tokens, np.asarray(tokens, np.int64)))
+        until = len(self.tokens) - self.config.holdback_tokens
+        if until - self.emitted_tokens < self.config.min_new_tokens:
+            return np.zeros(0, np.float32)
+        return self._emit(until)
+
+    def finish(self) -> np.ndarray:
+        """The rest of the segment's audio."""
+        if self._tail_end_tokens == len(self.tokens):
+            # the last window already reached the end: its held-back part is final
+            out, self._tail = self._tail, np.zeros(0, np.float32)
+            self.emitted_tokens = len(self.tokens)
+            return out
+        return self._emit(len(self.tokens))
+
+    def _emit(self, until: int) -> np.ndarray:
+        if until <= self.emitted_tokens:
+            return np.zeros(0, np.float32)
+        spt = self.vocoder.samples_per_token
+        start = max(0, self.emitted_tokens - self.config.left_context_tokens)
+        wav = self.vocoder.decode_window(self.tokens[start:], self.phones, self.ge, start, self.noise_scale, self.seed)
+        self.windows_decoded += 1
+        begin = (self.emitted_tokens - start) * spt
+        out = wav[begin : (until - start) * spt].copy()
+        overlap = min(len(self._tail), len(out))
+        if overlap:
+            # raised-cosine, amplitude-complementary: both sides estimate the same signal
+            fade_in = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+            out[:overlap] = fade_in * out[:overlap] + (1 - fade_in) * self._tail[:overlap]
+        self._tail = wav[(until - start) * spt :].copy()
+        self._tail_end_tokens = len(self.tokens)
+        self.emitted_tokens = until
+        return out.astype(np.float32, copy=False)

@@ -1,0 +1,83 @@
+"""Streaming the vocoder chunk by chunk sounds like decoding the whole segment at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_client.vocoder import AudioChunk, Vocoder, segment_noise
+
+TOKENS = 150
+
+
+@pytest.fixture(scope="module")
+def vocoder(fixture_bundle):
+    return Vocoder.load(fixture_bundle)
+
+
+@pytest.fixture(scope="module")
+def segment(fixture_bundle):
+    rng = np.random.default_rng(3)
+    ge = (rng.standard_normal(fixture_bundle.manifest.sovits["gin_channels"]) * 0.5).astype(np.float32)
+    return rng.integers(0, 1024, TOKENS), rng.integers(0, 732, 70), ge
+
+
+def stream_in_chunks(vocoder, segment, sizes, noise_scale=0.0):
+    tokens, phones, ge = segment
+    stream = vocoder.stream(phones, ge, noise_scale=noise_scale, seed=9)
+    pieces, i, k = [], 0, 0
+    while i < len(tokens):
+        n = sizes[k % len(sizes)]
+        pieces.append(stream.push(tokens[i : i + n]))
+        i, k = i + n, k + 1
+    pieces.append(stream.finish())
+    return pieces
+
+
+@pytest.mark.parametrize("sizes", [[1], [8], [25], [3, 17, 1, 25, 8, 40]], ids=["1", "8", "25", "mix"])
+def test_streamed_audio_matches_the_offline_decode(vocoder, segment, sizes):
+    tokens, phones, ge = segment
+    offline = vocoder.decode(tokens, phones, ge, noise_scale=0.0)
+    pieces = stream_in_chunks(vocoder, segment, sizes)
+    streamed = np.concatenate(pieces)
+    assert len(streamed) == len(offline) == TOKENS * 1280
+    snr = 10 * np.log10(np.mean(offline**2) / np.mean((streamed - offline) ** 2))
+    assert snr >= 20, f"SNR {snr:.1f} dB"
+    # joins: no step across a chunk boundary larger than the largest step anywhere in the offline audio
+    steps = np.abs(np.diff(streamed))
+    joins = [p for p in np.cumsum([len(x) for x in pieces])[:-1] if 0 < p < len(streamed)]
+    assert joins, "the stream never emitted before the end"
+    assert max(steps[p - 1] for p in joins) <= np.abs(np.diff(offline)).max()
+
+
+def test_first_audio_comes_before_the_segment_ends(vocoder, segment):
+    pieces = stream_in_chunks(vocoder, segment, [8])
+    first = next(i for i, p in enumerate(pieces) if len(p))
+    assert first <= 2  # after at most 24 tokens of a 150-token segment
+
+
+def test_noise_is_a_function_of_the_absolute_frame():
+    whole = segment_noise(5, 0, 700, 4)
+    assert np.array_equal(segment_noise(5, 300, 100, 4), whole[:, :, 300:400])
+    assert not np.array_equal(segment_noise(6, 0, 700, 4), whole)
+
+
+def test_streaming_with_noise_keeps_the_offline_noise(vocoder, segment):
+    tokens, phones, ge = segment
+    offline = vocoder.decode(tokens, phones, ge, noise_scale=0.5, seed=9)
+    streamed = np.concatenate(stream_in_chunks(vocoder, segment, [25], noise_scale=0.5))
+    snr = 10 * np.log10(np.mean(offline**2) / np.mean((streamed - offline) ** 2))
+    assert snr >= 15, f"SNR {snr:.1f} dB"
+
+
+def test_no_tokens_means_no_audio(vocoder, segment):
+    _, phones, ge = segment
+    assert len(vocoder.decode(np.zeros(0, np.int64), phones, ge)) == 0
+    stream = vocoder.stream(phones, ge)
+    assert len(stream.finish()) == 0
+
+
+def test_audio_chunk_pcm16():
+    chunk = AudioChunk(np.array([0.0, 1.0, -1.0, 2.0], np.float32))
+    assert np.frombuffer(chunk.pcm16, "<i2").tolist() == [0, 32767, -32767, 32767]
+    assert chunk.seconds == 4 / 32000
