@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from workers.frontend.langsplit import main_language, split_languages
+from workers.frontend.schema import Language
+
+ZH, EN, JA, AUTO = Language.ZH, Language.EN, Language.JA, Language.AUTO
+
+
+def spans(text: str, lang: Language) -> list[tuple[str, str]]:
+    return [(s.language.value, s.text) for s in split_languages(text, lang)]
+
+
+def test_english_words_inside_chinese_are_english() -> None:
+    assert spans("我们用Python写代码。", ZH) == [("zh", "我们用"), ("en", "Python"), ("zh", "写代码。")]
+    assert spans("我用iPhone 15拍照。", ZH) == [("zh", "我用"), ("en", "iPhone "), ("zh", "15拍照。")]
+
+
+def test_digits_follow_their_neighbours() -> None:
+    assert spans("价格是100 dollars。", ZH) == [("zh", "价格是100 "), ("en", "dollars。")]
+    assert spans("iPhone 15 Pro很好", ZH) == [("en", "iPhone 15 Pro"), ("zh", "很好")]
+
+
+def test_units_after_numbers_stay_chinese() -> None:
+    assert spans("他跑了10km，速度12km/h。", ZH) == [("zh", "他跑了10km，速度12km/h。")]
+    assert spans("I ran 10km today.", AUTO) == [("en", "I ran 10km today.")]
+
+
+def test_japanese_with_english() -> None:
+    assert spans("明日はGoogleで面接。", JA) == [("ja", "明日は"), ("en", "Google"), ("ja", "で面接。")]
+
+
+def test_auto_uses_kana_to_tell_japanese_from_chinese() -> None:
+    assert spans("東京都に住んでいます", AUTO) == [("ja", "東京都に住んでいます")]
+    assert spans("東京是日本的首都", AUTO) == [("zh", "東京是日本的首都")]
+
+
+def test_english_mode_is_one_span() -> None:
+    assert spans("Hello 世界", EN) == [("en", "Hello 世界")]
+
+
+def test_main_language_counts_words() -> None:
+    assert main_language(split_languages("明天Tom要去NASA参观。", AUTO), AUTO) is ZH
+    assert main_language(split_languages("I love 北京 food very much", AUTO), AUTO) is EN
+    assert main_language(split_languages("我们用Python", ZH), ZH) is ZH

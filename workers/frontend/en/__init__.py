@@ -1,0 +1,1 @@
+"""English: normalisation, CMU dictionary, homographs, neural OOV G2P."""

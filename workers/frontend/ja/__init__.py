@@ -1,0 +1,1 @@
+"""Japanese: OpenJTalk G2P with prosody marks."""

@@ -1,0 +1,1 @@
+"""Mandarin: normalisation, pinyin, tone sandhi, G2P."""
