@@ -95,6 +95,47 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
     click.echo(f"bundle {manifest.bundle_id} written to {out}")
 
 
+@main.command()
+@click.option("--bundle", "bundle_dir", required=True, type=click.Path(path_type=Path), help="Bundle directory.")
+@click.option("--text", required=True, help="What to say.")
+@click.option("--lang", default="auto", show_default=True, type=click.Choice(["auto", "zh", "en", "ja"]))
+@click.option("--ref-audio", type=click.Path(path_type=Path), help="Style reference recording (default: a tone).")
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="WAV file to write.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--top-k", type=int, default=15, show_default=True)
+@click.option("--top-p", type=float, default=1.0, show_default=True)
+@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--repetition-penalty", type=float, default=1.35, show_default=True)
+@click.option("--noise-scale", type=float, default=0.5, show_default=True)
+@click.option("--max-tokens", type=int, default=None, help="Per-segment token cap (default: 50 + 10 per phone).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+              help="T2S graph variant.")
+@one_line_errors
+def synth(bundle_dir: Path, text: str, lang: str, ref_audio: Path | None, out: Path, seed: int, top_k: int,
+          top_p: float, temperature: float, repetition_penalty: float, noise_scale: float, max_tokens: int | None,
+          precision: str) -> None:
+    """Speak TEXT with both engines in this process (no Redis, no network); writes a WAV file."""
+    import numpy as np
+    import soundfile
+
+    from relaytts.local import LocalSynthesizer, SynthesisReport
+    from relaytts.sampling import SamplingParams
+
+    params = SamplingParams(top_k=top_k, top_p=top_p, temperature=temperature,
+                            repetition_penalty=repetition_penalty, seed=seed).validate()
+    synthesizer = LocalSynthesizer(bundle_dir, precision)
+    ge = synthesizer.reference_style(ref_audio)
+    report = SynthesisReport()
+    audio = np.concatenate(list(synthesizer.synthesize(text, ge, lang, params, noise_scale, max_tokens, report)))
+    soundfile.write(str(out), audio, synthesizer.bundle.manifest.sample_rate, subtype="PCM_16")
+    click.echo(f"wrote {out}: {report.audio:.2f} s of audio, {report.segments} segment(s), {report.tokens} tokens "
+               f"({', '.join(report.stop_reasons)})")
+    click.echo(f"time to first audio {report.first_audio * 1000:.0f} ms, "
+               f"real-time factor {report.real_time_factor:.2f} "
+               f"(frontend {report.frontend * 1000:.0f} ms, t2s {report.t2s * 1000:.0f} ms, "
+               f"vocoder {report.vocoder * 1000:.0f} ms)")
+
+
 @main.group(name="bundle")
 def bundle_group() -> None:
     """Check bundles and cut the edge subset."""

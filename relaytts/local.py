@@ -1,0 +1,157 @@
+"""In-process synthesis: the cloud engines and the edge vocoder in one process, no Redis, no network.
+
+This is what ``relaytts synth`` and the engine benchmarks run, and the baseline the distributed
+system is measured against. The engines are imported when a synthesizer is built, so importing
+this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relaytts.errors import InvalidArgument
+from relaytts.sampling import MAX_NEW_TOKENS, SamplingParams
+
+__all__ = ["LocalSynthesizer", "SynthesisReport", "segment_token_cap"]
+
+SEGMENT_GAP_SECONDS = 0.3
+"""Silence between text segments (upstream's ``fragment_interval``)."""
+
+
+def segment_token_cap(phone_count: int) -> int:
+    """A per-segment token limit: speech runs at 2-4 tokens per phone, so 10 per phone (+50) never cuts
+    real speech but stops a model that fails to emit EOS long before upstream's 60-second cap."""
+    return min(MAX_NEW_TOKENS, 50 + 10 * phone_count)
+
+
+@dataclass
+class SynthesisReport:
+    """Where the time went (seconds)."""
+
+    first_audio: float | None = None
+    total: float = 0.0
+    audio: float = 0.0
+    frontend: float = 0.0
+    t2s: float = 0.0
+    vocoder: float = 0.0
+    segments: int = 0
+    tokens: int = 0
+    stop_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.total / self.audio if self.audio else float("inf")
+
+
+class LocalSynthesizer:
+    """Frontend + T2S engine + streaming vocoder over one bundle."""
+
+    def __init__(self, bundle_dir: str | Path, precision: str = "fp32", threads: int = 0) -> None:
+        from bundle import Bundle, Precision, Role, SessionOptions
+        from edge_client.vocoder import Vocoder
+        from workers.frontend import Frontend
+        from workers.t2s import T2SEngine
+
+        options = SessionOptions(intra_op_threads=threads)
+        self.bundle = Bundle.open(bundle_dir)
+        self.frontend = Frontend()
+        self.frontend.warm_up()  # dictionaries load once here, not inside the first request's latency
+        self.t2s = T2SEngine.load(self.bundle, Precision(precision), options)
+        self.vocoder = Vocoder.load(self.bundle, options=options)
+        self._style = self.bundle.session(Role.STYLE_ENCODER, options=options)
+
+    def reference_style(self, wav_path: str | Path | None) -> Any:  # noqa: ANN401 - np.ndarray
+        """``ge`` for a reference recording (any rate; mono-mixed and resampled to 32 kHz).
+
+        Without a recording, a synthetic harmonic tone stands in: the pipeline runs, the timbre is
+        arbitrary. v2Pro/v2ProPlus also need a speaker-verification embedding, not available yet.
+        """
+        import numpy as np
+
+        from workers.spectrogram import linear_spectrogram
+
+        sovits = self.bundle.manifest.sovits
+        if sovits.get("needs_sv_emb"):
+            raise InvalidArgument(
+                f"bundle {self.bundle.root} is {self.bundle.manifest.model_version}: its style needs a "
+                "speaker-verification embedding, which relaytts cannot compute yet; use a v2 bundle"
+            )
+        rate = self.bundle.manifest.sample_rate
+        if wav_path is None:
+            t = np.arange(3 * rate) / rate
+            wav = sum(0.2 / k * np.sin(2 * np.pi * 140 * k * t) for k in range(1, 6))
+        else:
+            wav = _read_audio(Path(wav_path), rate)
+        spec = linear_spectrogram(wav, sovits["n_fft"], sovits["hop_length"], sovits["win_length"])
+        return self._style.run(None, {"spec": spec})[0]
+
+    def synthesize(
+        self, text: str, ge: Any, lang: str = "auto", params: SamplingParams | None = None,  # noqa: ANN401
+        noise_scale: float = 0.5, max_new_tokens: int | None = None, report: SynthesisReport | None = None,
+    ) -> Iterator[Any]:
+        """Yield float32 audio pieces as soon as they exist; fills ``report`` as it goes."""
+        import numpy as np
+
+        from workers.t2s import ChunkPolicy
+
+        report = report if report is not None else SynthesisReport()
+        params = params or SamplingParams()
+        start = time.perf_counter()
+        segments = self.frontend.phonemize(text, lang)
+        report.frontend += time.perf_counter() - start
+        if not segments:
+            raise InvalidArgument(f"`text` has nothing to speak: {text[:60]!r}")
+        rate = self.bundle.manifest.sample_rate
+        for index, segment in enumerate(segments):
+            if index:
+                gap = np.zeros(int(SEGMENT_GAP_SECONDS * rate), np.float32)
+                report.audio += len(gap) / rate
+                yield gap
+            t0 = time.perf_counter()
+            bert = self.frontend.bert_features(segment)
+            report.frontend += time.perf_counter() - t0
+            cap = max_new_tokens or segment_token_cap(len(segment.ids))
+            seg_params = SamplingParams(**{**params.__dict__, "max_new_tokens": min(cap, params.max_new_tokens),
+                                           "seed": None if params.seed is None else params.seed + index})
+            stream = self.vocoder.stream(segment.ids, ge, noise_scale=noise_scale, seed=seg_params.seed or 0)
+            chunks = self.t2s.stream(segment.ids, bert, np.zeros(0, np.int64), seg_params, ChunkPolicy())
+            while True:
+                t0 = time.perf_counter()
+                chunk = next(chunks, None)
+                report.t2s += time.perf_counter() - t0
+                if chunk is None:
+                    break
+                report.tokens += len(chunk.tokens)
+                t0 = time.perf_counter()
+                audio = stream.push(chunk.tokens)
+                if chunk.final:
+                    audio = np.concatenate((audio, stream.finish()))
+                    report.stop_reasons.append(str(chunk.stop_reason))
+                report.vocoder += time.perf_counter() - t0
+                if len(audio):
+                    if report.first_audio is None:
+                        report.first_audio = time.perf_counter() - start
+                    report.audio += len(audio) / rate
+                    yield audio
+            report.segments += 1
+        report.total = time.perf_counter() - start
+
+
+def _read_audio(path: Path, rate: int) -> Any:  # noqa: ANN401 - np.ndarray
+    import numpy as np
+    import soundfile
+    import soxr
+
+    try:
+        data, source_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+        raise InvalidArgument(f"{path}: cannot read as audio ({exc})") from None
+    mono = data.mean(axis=1)
+    if source_rate != rate:
+        mono = soxr.resample(mono, source_rate, rate)
+    peak = float(np.abs(mono).max()) if len(mono) else 0.0
+    return mono / min(2.0, peak) if peak > 1 else mono  # upstream's normalisation of hot references
