@@ -57,7 +57,7 @@ class Bundle:
     def session(
         self, role: Role, precision: Precision = Precision.FP32, options: SessionOptions | None = None
     ) -> onnxruntime.InferenceSession:
-        return create_session(self.path(role, precision), options)
+        return create_session(self.path(role, precision), options, quantized=precision is Precision.INT8)
 
 
 def write_edge_subset(bundle: Bundle, dest: str | Path) -> Path:

@@ -31,12 +31,16 @@ MANIFEST_NAME: Final = "manifest.json"
 
 
 class Role(enum.StrEnum):
-    """What a graph is for. ``T2S`` serves both the prefill and the decode step (one set of weights)."""
+    """What a graph is for. ``T2S`` serves both the prefill and the decode step (one set of weights).
+
+    ``BERT`` is optional (bundles exported with ``--bert``): Chinese RoBERTa features per character.
+    """
 
     T2S = "t2s"
     PROMPT_EXTRACTOR = "prompt_extractor"
     STYLE_ENCODER = "style_encoder"
     VOCODER = "vocoder"
+    BERT = "bert"
 
     @property
     def side(self) -> str:

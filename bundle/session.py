@@ -26,6 +26,10 @@ class SessionOptions:
     intra_op_threads: int = 0
     """Threads inside one operator; 0 lets ONNX Runtime choose (one per physical core)."""
     inter_op_threads: int = 1
+    prepack_weights: bool | None = None
+    """Let ONNX Runtime keep a second, re-laid-out copy of MatMul weights. None = only for int8 graphs:
+    on the full v2 T2S graph prepacking makes fp32 ~12% faster but holds its 310 MB twice, while the
+    int8 graph needs it (11.5 -> 6.4 ms per token) and its copy is a quarter of the size."""
 
 
 def available_providers() -> list[str]:
@@ -50,8 +54,10 @@ def _providers_for(device: str) -> list[str]:
     raise BundleError(f"`device` must be one of auto, cpu, cuda; given {device!r}")
 
 
-def create_session(path: str | Path, options: SessionOptions | None = None) -> onnxruntime.InferenceSession:
-    """Open one graph. Asking for CUDA and getting CPU is an error, not a log line."""
+def create_session(
+    path: str | Path, options: SessionOptions | None = None, *, quantized: bool = False
+) -> onnxruntime.InferenceSession:
+    """Open one graph (``quantized``: an int8 variant). Asking for CUDA and getting CPU is an error."""
     import onnxruntime as ort
 
     options = options or SessionOptions()
@@ -61,6 +67,9 @@ def create_session(path: str | Path, options: SessionOptions | None = None) -> o
     so.inter_op_num_threads = options.inter_op_threads
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3  # warnings about unused initializers etc. are noise for users
+    prepack = quantized if options.prepack_weights is None else options.prepack_weights
+    if not prepack:
+        so.add_session_config_entry("session.disable_prepacking", "1")
     try:
         session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph types

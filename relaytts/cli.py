@@ -67,8 +67,10 @@ def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 @click.option("--precision", default="fp32", callback=_precisions, show_default=True,
               help="Comma list of variants to write: fp32 (always), fp16 (GPUs), int8 (T2S on CPUs).")
 @click.option("--force", is_flag=True, help="Replace an existing bundle directory.")
+@click.option("--bert", "bert_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Local chinese-roberta-wwm-ext-large folder: adds the optional `bert` graph (Chinese features).")
 @one_line_errors
-def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool) -> None:
+def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool, bert_dir: Path | None) -> None:
     """Convert GPT-SoVITS checkpoints into a validated ONNX bundle."""
     from bundle.manifest import Precision
     from exporter.onnx.bundle_export import VARIANT_ROLES, export_bundle
@@ -76,6 +78,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
 
     precisions = [Precision(p) for p in precision]
     steps = 1 + 4 * 2 + sum(2 * len(VARIANT_ROLES[p]) for p in precisions if p is not Precision.FP32)
+    steps += 3 if bert_dir is not None else 0  # load, export, check
     with progress() as bar:
         task = bar.add_task("export", total=steps)
         started = []
@@ -84,7 +87,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
             bar.update(task, description=message, completed=len(started))
             started.append(message)
 
-        manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step)
+        manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step, bert_dir=bert_dir)
         bar.update(task, completed=steps, description="done")
     print_table(["graph", "precision", "metric", "value", "limit", "ok"],
                 [[r.graph, r.precision, r.metric, r.value, r.limit, "yes" if r.ok else "NO"] for r in rows],
@@ -239,6 +242,22 @@ def bench_frontend_command(langs: tuple[str, ...], seconds: float) -> None:
     from workers.frontend.cli import show_bench
 
     show_bench(langs, seconds)
+
+
+@bench.command(name="engines")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path), help="Bundle (default: full-size random v2).")
+@click.option("--gpt", type=click.Path(path_type=Path), help="The bundle's GPT checkpoint, for the PyTorch reference.")
+@click.option("--sovits", type=click.Path(path_type=Path), help="The bundle's SoVITS checkpoint, for the reference.")
+@one_line_errors
+def bench_engines_command(bundle_dir: Path | None, gpt: Path | None, sovits: Path | None) -> None:
+    """ORT engines vs the PyTorch reference on the same weights: prefill, per token, vocoder, memory."""
+    from exporter.bench_engines import bench_engines
+    from relaytts.console import print_table
+
+    rows = bench_engines(str(bundle_dir) if bundle_dir else None, str(gpt) if gpt else None,
+                         str(sovits) if sovits else None)
+    print_table(["metric", "relaytts", "reference", "ratio", "target", "verdict"], rows,
+                title="engines (full-size v2 unless --bundle)")
 
 
 if __name__ == "__main__":  # pragma: no cover
