@@ -100,7 +100,8 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
 
 @main.command()
 @click.option("--bundle", "bundle_dir", required=True, type=click.Path(path_type=Path), help="Bundle directory.")
-@click.option("--text", required=True, help="What to say.")
+@click.option("--text", help="What to say (through the text frontend).")
+@click.option("--phones", help="Or: phoneme symbols/ids separated by spaces, spoken as one segment.")
 @click.option("--lang", default="auto", show_default=True, type=click.Choice(["auto", "zh", "en", "ja"]))
 @click.option("--ref-audio", type=click.Path(path_type=Path), help="Style reference recording (default: a tone).")
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="WAV file to write.")
@@ -113,10 +114,12 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
 @click.option("--max-tokens", type=int, default=None, help="Per-segment token cap (default: 50 + 10 per phone).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
               help="T2S graph variant.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=int, default=0, show_default=True, help="Threads per graph (0 = ORT's choice).")
 @one_line_errors
-def synth(bundle_dir: Path, text: str, lang: str, ref_audio: Path | None, out: Path, seed: int, top_k: int,
-          top_p: float, temperature: float, repetition_penalty: float, noise_scale: float, max_tokens: int | None,
-          precision: str) -> None:
+def synth(bundle_dir: Path, text: str | None, phones: str | None, lang: str, ref_audio: Path | None, out: Path,
+          seed: int, top_k: int, top_p: float, temperature: float, repetition_penalty: float, noise_scale: float,
+          max_tokens: int | None, precision: str, device: str, threads: int) -> None:
     """Speak TEXT with both engines in this process (no Redis, no network); writes a WAV file."""
     import numpy as np
     import soundfile
@@ -126,10 +129,14 @@ def synth(bundle_dir: Path, text: str, lang: str, ref_audio: Path | None, out: P
 
     params = SamplingParams(top_k=top_k, top_p=top_p, temperature=temperature,
                             repetition_penalty=repetition_penalty, seed=seed).validate()
-    synthesizer = LocalSynthesizer(bundle_dir, precision)
+    if (text is None) == (phones is None):
+        raise click.UsageError("give exactly one of --text and --phones")
+    synthesizer = LocalSynthesizer(bundle_dir, precision, threads, device)
     ge = synthesizer.reference_style(ref_audio)
     report = SynthesisReport()
-    audio = np.concatenate(list(synthesizer.synthesize(text, ge, lang, params, noise_scale, max_tokens, report)))
+    pieces = (synthesizer.synthesize(text, ge, lang, params, noise_scale, max_tokens, report) if text is not None
+              else synthesizer.synthesize_phones(phones, ge, params, noise_scale, max_tokens, report))
+    audio = np.concatenate(list(pieces))
     soundfile.write(str(out), audio, synthesizer.bundle.manifest.sample_rate, subtype="PCM_16")
     click.echo(f"wrote {out}: {report.audio:.2f} s of audio, {report.segments} segment(s), {report.tokens} tokens "
                f"({', '.join(report.stop_reasons)})")

@@ -50,15 +50,16 @@ class SynthesisReport:
 class LocalSynthesizer:
     """Frontend + T2S engine + streaming vocoder over one bundle."""
 
-    def __init__(self, bundle_dir: str | Path, precision: str = "fp32", threads: int = 0) -> None:
+    def __init__(self, bundle_dir: str | Path, precision: str = "fp32", threads: int = 0, device: str = "auto") -> None:
         from bundle import Bundle, Precision, Role, SessionOptions
         from edge_client.vocoder import Vocoder
-        from workers.frontend import Frontend
+        from workers.frontend import BertFeaturizer, Frontend
+        from workers.frontend.bert_onnx import bert_extractor_from_bundle
         from workers.t2s import T2SEngine
 
-        options = SessionOptions(intra_op_threads=threads)
+        options = SessionOptions(device=device, intra_op_threads=threads)
         self.bundle = Bundle.open(bundle_dir)
-        self.frontend = Frontend()
+        self.frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(self.bundle)))
         self.frontend.warm_up()  # dictionaries load once here, not inside the first request's latency
         self.t2s = T2SEngine.load(self.bundle, Precision(precision), options)
         self.vocoder = Vocoder.load(self.bundle, options=options)
@@ -93,32 +94,58 @@ class LocalSynthesizer:
         self, text: str, ge: Any, lang: str = "auto", params: SamplingParams | None = None,  # noqa: ANN401
         noise_scale: float = 0.5, max_new_tokens: int | None = None, report: SynthesisReport | None = None,
     ) -> Iterator[Any]:
-        """Yield float32 audio pieces as soon as they exist; fills ``report`` as it goes."""
+        """Yield float32 audio pieces for ``text`` as soon as they exist; fills ``report`` as it goes."""
+        report = report if report is not None else SynthesisReport()
+        start = time.perf_counter()
+        segments = self.frontend.phonemize(text, lang)
+        units = [(segment.ids, self.frontend.bert_features(segment)) for segment in segments]
+        report.frontend += time.perf_counter() - start
+        if not units:
+            raise InvalidArgument(f"`text` has nothing to speak: {text[:60]!r}")
+        yield from self._speak(units, ge, params, noise_scale, max_new_tokens, report, start)
+
+    def synthesize_phones(
+        self, phones: str, ge: Any, params: SamplingParams | None = None, noise_scale: float = 0.5,  # noqa: ANN401
+        max_new_tokens: int | None = None, report: SynthesisReport | None = None,
+    ) -> Iterator[Any]:
+        """Speak a phoneme sequence given as symbols or ids separated by spaces (one segment, zero BERT)."""
+        import numpy as np
+
+        from workers.frontend.symbols import symbol_table
+
+        items = phones.split()
+        if not items:
+            raise InvalidArgument("`phones` is empty")
+        table = symbol_table()
+        table_size = len(table)
+        unknown = [i for i in items if not i.isdigit() and i not in table]
+        if unknown:
+            raise InvalidArgument(f"`phones` holds symbols outside the v2 table: {' '.join(unknown[:5])}")
+        ids = np.array([int(i) if i.isdigit() else table[i] for i in items], np.int64)
+        if ids.max() >= table_size:
+            raise InvalidArgument(f"`phones` ids must be below {table_size}; given {int(ids.max())}")
+        report = report if report is not None else SynthesisReport()
+        units = [(ids, np.zeros((1024, len(ids)), np.float32))]
+        yield from self._speak(units, ge, params, noise_scale, max_new_tokens, report, time.perf_counter())
+
+    def _speak(self, units: list, ge: Any, params: SamplingParams | None, noise_scale: float,  # noqa: ANN401
+               max_new_tokens: int | None, report: SynthesisReport, start: float) -> Iterator[Any]:
         import numpy as np
 
         from workers.t2s import ChunkPolicy
 
-        report = report if report is not None else SynthesisReport()
         params = params or SamplingParams()
-        start = time.perf_counter()
-        segments = self.frontend.phonemize(text, lang)
-        report.frontend += time.perf_counter() - start
-        if not segments:
-            raise InvalidArgument(f"`text` has nothing to speak: {text[:60]!r}")
         rate = self.bundle.manifest.sample_rate
-        for index, segment in enumerate(segments):
+        for index, (ids, bert) in enumerate(units):
             if index:
                 gap = np.zeros(int(SEGMENT_GAP_SECONDS * rate), np.float32)
                 report.audio += len(gap) / rate
                 yield gap
-            t0 = time.perf_counter()
-            bert = self.frontend.bert_features(segment)
-            report.frontend += time.perf_counter() - t0
-            cap = max_new_tokens or segment_token_cap(len(segment.ids))
+            cap = max_new_tokens or segment_token_cap(len(ids))
             seg_params = SamplingParams(**{**params.__dict__, "max_new_tokens": min(cap, params.max_new_tokens),
                                            "seed": None if params.seed is None else params.seed + index})
-            stream = self.vocoder.stream(segment.ids, ge, noise_scale=noise_scale, seed=seg_params.seed or 0)
-            chunks = self.t2s.stream(segment.ids, bert, np.zeros(0, np.int64), seg_params, ChunkPolicy())
+            stream = self.vocoder.stream(ids, ge, noise_scale=noise_scale, seed=seg_params.seed or 0)
+            chunks = self.t2s.stream(ids, bert, np.zeros(0, np.int64), seg_params, ChunkPolicy())
             while True:
                 t0 = time.perf_counter()
                 chunk = next(chunks, None)

@@ -46,3 +46,16 @@ def fixture_bundle(upstream_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("fixture-bundle") / "v2"
     export_bundle(upstream_dir / "gpt_v2.ckpt", upstream_dir / "sovits_v2.pth", out, (Precision.FP32, Precision.INT8))
     return Bundle.open(out)
+
+
+@pytest.fixture(scope="session")
+def full_size(tmp_path_factory):
+    """Full-size random v2 checkpoints in upstream formats and their fp32 bundle: (gpt, sovits, Bundle)."""
+    from bundle import Bundle, Precision
+    from exporter.onnx.bundle_export import export_bundle
+    from exporter.random_weights import write_random_checkpoints
+
+    root = tmp_path_factory.mktemp("full-size")
+    gpt, sovits = write_random_checkpoints(root, "v2")
+    export_bundle(gpt, sovits, root / "bundle", (Precision.FP32,))
+    return gpt, sovits, Bundle.open(root / "bundle")

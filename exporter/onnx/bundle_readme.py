@@ -35,6 +35,11 @@ The caller appends `new_keys`/`new_values` to its cache and passes each layer's 
 hop {hop}, window {win}, reflect padding (n_fft - hop) / 2, sqrt(re^2 + im^2 + 1e-8)){sv_line}
 -> `ge` float32 [1, {gin}, 1].
 
+### bert (optional, cloud)
+
+`input_ids` int64 [1, T] (one id per character of the normalised Chinese text from `bert_vocab.txt`,
+wrapped in [CLS] ... [SEP]) -> `char_features` float32 [T - 2, 1024] (hidden state -3 per character).
+
 ### vocoder (edge)
 
 | name | type | shape | meaning |

@@ -50,3 +50,19 @@ def test_nothing_to_say_is_one_clear_error(fixture_bundle, tmp_path):
     result = CliRunner().invoke(main, ["synth", "--bundle", str(fixture_bundle.root), "--text", "...",
                                        "-o", str(tmp_path / "x.wav")])
     assert result.exit_code == 1 and result.output.startswith("error: `text` has nothing to speak")
+
+
+def test_phones_input_speaks_one_segment(fixture_bundle, tmp_path):
+    out = tmp_path / "p.wav"
+    result = CliRunner().invoke(main, ["synth", "--bundle", str(fixture_bundle.root), "--phones",
+                                       "n i2 h ao3 , 251 214 .", "-o", str(out), "--max-tokens", "30"])
+    assert result.exit_code == 0, result.output
+    assert "1 segment(s)" in result.output
+    assert len(soundfile.read(out)[0]) % 1280 == 0
+
+
+def test_bad_phones_are_one_clear_error(fixture_bundle, tmp_path):
+    for phones, words in [("n i2 QQ", "outside the v2 table: QQ"), ("1 2 9999", "below 732")]:
+        result = CliRunner().invoke(main, ["synth", "--bundle", str(fixture_bundle.root), "--phones", phones,
+                                           "-o", str(tmp_path / "x.wav")])
+        assert result.exit_code == 1 and words in result.output, result.output

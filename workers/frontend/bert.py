@@ -2,9 +2,9 @@
 
 Upstream feeds T2S the hidden states of chinese-roberta-wwm-ext-large (layer −3) for Chinese text,
 one 1024-d vector per character of the normalised text, repeated ``word2ph[i]`` times so there is one
-vector per phone; every other language gets zeros. The ``bert`` ONNX graph arrives later with the
-model bundle: it will plug in as a ``CharFeatureExtractor`` (normalised text → ``[n_chars, 1024]``).
-Until one is configured the features are zeros, and the process logs that once.
+vector per phone; every other language gets zeros. A bundle's optional ``bert`` graph plugs in as a
+``CharFeatureExtractor`` (normalised text → ``[n_chars, 1024]``; see ``bert_onnx.py``). Without one
+the features are zeros, and the process logs that once.
 """
 
 from __future__ import annotations

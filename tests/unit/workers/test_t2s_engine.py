@@ -97,3 +97,20 @@ def test_numpy_sampler_draws_like_the_pytorch_reference(top_k, top_p, temperatur
     assert np.abs(ours / draws - theirs / draws).max() < 0.05
     allowed = np.flatnonzero(theirs)
     assert set(np.flatnonzero(ours)) <= set(allowed)
+
+
+@pytest.mark.slow
+def test_full_size_greedy_decode_equals_the_pytorch_reference(full_size):
+    from exporter.t2s import generate, load_t2s
+
+    gpt, _, bundle = full_size
+    model = load_t2s(gpt)
+    rng = np.random.default_rng(8)
+    phones, prompt = rng.integers(0, 732, 40), rng.integers(0, 1024, 30)
+    bert = (rng.standard_normal((1024, 40)) * 0.3).astype(np.float32)
+    params = SamplingParams(top_k=1, max_new_tokens=100)
+    expected = generate(model, torch.from_numpy(phones)[None], torch.from_numpy(bert)[None],
+                        torch.from_numpy(prompt)[None], params)
+    got = T2SEngine.load(bundle).generate(phones, bert, prompt, params)
+    np.testing.assert_array_equal(got.tokens, expected.tokens.numpy())
+    assert got.stop_reason == expected.stop_reason
