@@ -22,7 +22,7 @@ from typing import Any
 
 from relaytts.errors import CheckpointError
 
-__all__ = ["HEADER_TAGS", "RawCheckpoint", "read_checkpoint"]
+__all__ = ["HEADER_TAGS", "RawCheckpoint", "examples", "load_state_strict", "read_checkpoint"]
 
 ZIP_MAGIC = b"PK"
 
@@ -130,3 +130,36 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
         config=config,
         info=str(payload.get("info", "")),
     )
+
+
+def examples(keys: list[str], n: int = 4) -> str:
+    """A few of ``keys`` for an error message, with a count of the rest."""
+    shown = ", ".join(keys[:n])
+    return shown + (f", ... ({len(keys) - n} more)" if len(keys) > n else "")
+
+
+def load_state_strict(model: Any, weights: dict[str, Any], path: Path, what: str) -> Any:  # noqa: ANN401
+    """Load ``weights`` (any float dtype) into ``model`` as float32, or one ``CheckpointError`` that
+    lists missing and unexpected keys, or the tensors whose shapes the file's own config contradicts.
+
+    ``what`` names the model in the message, e.g. "a SoVITS v2 model built from its own config".
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        detail = []
+        if missing:
+            detail.append(f"{len(missing)} missing weights ({examples(missing)})")
+        if unexpected:
+            detail.append(f"{len(unexpected)} unexpected weights ({examples(unexpected)})")
+        raise CheckpointError(path, f"does not match {what}: " + "; ".join(detail))
+    bad = [
+        f"{k} is {tuple(weights[k].shape)}, config implies {tuple(v.shape)}"
+        for k, v in expected.items()
+        if tuple(weights[k].shape) != tuple(v.shape)
+    ]
+    if bad:
+        raise CheckpointError(path, f"has tensor shapes that do not match its config: {examples(bad, 3)}")
+    model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
+    return model

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from exporter.checkpoint_io import RawCheckpoint, read_checkpoint
+from exporter.checkpoint_io import RawCheckpoint, examples, load_state_strict, read_checkpoint
 from relaytts.errors import CheckpointError, UnsupportedModelVersion
 
 from .config import SoVITSConfig
@@ -131,11 +131,6 @@ def _is_training_only(key: str) -> bool:
     return key.startswith(_TRAINING_ONLY_PREFIXES) or key.endswith(_TRAINING_ONLY_SUFFIXES)
 
 
-def _examples(keys: list[str], n: int = 4) -> str:
-    shown = ", ".join(keys[:n])
-    return shown + (f", ... ({len(keys) - n} more)" if len(keys) > n else "")
-
-
 def load_sovits(source: str | Path | RawCheckpoint) -> SoVITS:
     """Read an upstream SoVITS ``.pth`` (v2 / v2Pro / v2ProPlus) into a float32 :class:`SoVITS` in eval mode.
 
@@ -154,31 +149,11 @@ def load_sovits(source: str | Path | RawCheckpoint) -> SoVITS:
     tensors = {k: v for k, v in raw.weights.items() if not _is_training_only(k)}
     non_tensors = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
     if non_tensors:
-        raise CheckpointError(raw.path, f"has non-tensor entries in its state dict: {_examples(non_tensors)}")
+        raise CheckpointError(raw.path, f"has non-tensor entries in its state dict: {examples(non_tensors)}")
     try:
         weights = fold_weight_norm(tensors)
     except ValueError as exc:
         raise CheckpointError(raw.path, f"has broken weight-norm tensors: {exc}") from None
 
-    model = SoVITS(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    if missing or unexpected:
-        detail = []
-        if missing:
-            detail.append(f"{len(missing)} missing weights ({_examples(missing)})")
-        if unexpected:
-            detail.append(f"{len(unexpected)} unexpected weights ({_examples(unexpected)})")
-        raise CheckpointError(
-            raw.path, f"does not match a SoVITS {version} model built from its own config: " + "; ".join(detail)
-        )
-    bad = [
-        f"{k} is {tuple(weights[k].shape)}, config implies {tuple(v.shape)}"
-        for k, v in expected.items()
-        if tuple(weights[k].shape) != tuple(v.shape)
-    ]
-    if bad:
-        raise CheckpointError(raw.path, f"has tensor shapes that do not match its config: {_examples(bad, 3)}")
-    model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
+    model = load_state_strict(SoVITS(config), weights, raw.path, f"a SoVITS {version} model built from its own config")
     return model.float().eval()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from exporter.checkpoint_io import RawCheckpoint, read_checkpoint
+from exporter.checkpoint_io import RawCheckpoint, load_state_strict, read_checkpoint
 from exporter.t2s.config import T2SConfig
 from exporter.t2s.model import Text2SemanticDecoder
 from relaytts.errors import CheckpointError, UnsupportedModelVersion
@@ -47,25 +47,7 @@ def load_t2s(source: str | Path | RawCheckpoint) -> Text2SemanticDecoder:
     config = T2SConfig.from_checkpoint_config(raw.config)
     if config.eos != config.vocab_size - 1:
         raise CheckpointError(raw.path, f"config has EOS {config.eos} but vocab_size {config.vocab_size}")
-    model = Text2SemanticDecoder(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    if missing or unexpected:
-        detail = []
-        if missing:
-            detail.append(f"{len(missing)} missing (e.g. {missing[:3]})")
-        if unexpected:
-            detail.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
-        raise CheckpointError(raw.path, "does not match its own config: " + "; ".join(detail))
-    bad_shapes = [
-        f"{k}: file {tuple(weights[k].shape)} vs config {tuple(v.shape)}"
-        for k, v in expected.items()
-        if tuple(weights[k].shape) != tuple(v.shape)
-    ]
-    if bad_shapes:
-        raise CheckpointError(raw.path, "tensor shapes do not match its config: " + "; ".join(bad_shapes[:3]))
-    model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
+    model = load_state_strict(Text2SemanticDecoder(config), weights, raw.path, "a T2S model built from its own config")
     return model.eval()
 
 
