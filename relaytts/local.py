@@ -51,7 +51,7 @@ class LocalSynthesizer:
     """Frontend + T2S engine + streaming vocoder over one bundle."""
 
     def __init__(self, bundle_dir: str | Path, precision: str = "fp32", threads: int = 0, device: str = "auto") -> None:
-        from bundle import Bundle, Precision, Role, SessionOptions
+        from bundle import Bundle, Precision, SessionOptions
         from edge_client.vocoder import Vocoder
         from workers.frontend import BertFeaturizer, Frontend
         from workers.frontend.bert_onnx import bert_extractor_from_bundle
@@ -63,32 +63,13 @@ class LocalSynthesizer:
         self.frontend.warm_up()  # dictionaries load once here, not inside the first request's latency
         self.t2s = T2SEngine.load(self.bundle, Precision(precision), options)
         self.vocoder = Vocoder.load(self.bundle, options=options)
-        self._style = self.bundle.session(Role.STYLE_ENCODER, options=options)
+        self._options = options
 
     def reference_style(self, wav_path: str | Path | None) -> Any:  # noqa: ANN401 - np.ndarray
-        """``ge`` for a reference recording (any rate; mono-mixed and resampled to 32 kHz).
+        """``ge`` for a reference recording, or for a synthetic tone when none is given (see workers.voice)."""
+        from workers.voice import reference_voice
 
-        Without a recording, a synthetic harmonic tone stands in: the pipeline runs, the timbre is
-        arbitrary. v2Pro/v2ProPlus also need a speaker-verification embedding, not available yet.
-        """
-        import numpy as np
-
-        from workers.spectrogram import linear_spectrogram
-
-        sovits = self.bundle.manifest.sovits
-        if sovits.get("needs_sv_emb"):
-            raise InvalidArgument(
-                f"bundle {self.bundle.root} is {self.bundle.manifest.model_version}: its style needs a "
-                "speaker-verification embedding, which relaytts cannot compute yet; use a v2 bundle"
-            )
-        rate = self.bundle.manifest.sample_rate
-        if wav_path is None:
-            t = np.arange(3 * rate) / rate
-            wav = sum(0.2 / k * np.sin(2 * np.pi * 140 * k * t) for k in range(1, 6))
-        else:
-            wav = _read_audio(Path(wav_path), rate)
-        spec = linear_spectrogram(wav, sovits["n_fft"], sovits["hop_length"], sovits["win_length"])
-        return self._style.run(None, {"spec": spec})[0]
+        return reference_voice(self.bundle, wav_path, self._options).ge
 
     def synthesize(
         self, text: str, ge: Any, lang: str = "auto", params: SamplingParams | None = None,  # noqa: ANN401
@@ -167,18 +148,3 @@ class LocalSynthesizer:
             report.segments += 1
         report.total = time.perf_counter() - start
 
-
-def _read_audio(path: Path, rate: int) -> Any:  # noqa: ANN401 - np.ndarray
-    import numpy as np
-    import soundfile
-    import soxr
-
-    try:
-        data, source_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
-        raise InvalidArgument(f"{path}: cannot read as audio ({exc})") from None
-    mono = data.mean(axis=1)
-    if source_rate != rate:
-        mono = soxr.resample(mono, source_rate, rate)
-    peak = float(np.abs(mono).max()) if len(mono) else 0.0
-    return mono / min(2.0, peak) if peak > 1 else mono  # upstream's normalisation of hot references

@@ -1,0 +1,64 @@
+"""Job vocabulary shared by the gateway and the workers: statuses, the task payload, chunk codec.
+
+The Celery task receives a ``SynthesisJob`` as JSON (never pickle: tenant text crosses a trust
+boundary). Chunks travel through the job's Redis stream as serialized ``relaytts.v1.LatentChunk``
+messages in one field, so the gateway forwards them without re-encoding.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+__all__ = ["CHUNK_FIELD", "SYNTHESIZE_TASK", "INTERACTIVE_QUEUE", "JobStatus", "SynthesisJob"]
+
+SYNTHESIZE_TASK: Final = "relaytts.synthesize"
+"""Celery task name; the gateway sends by name and never imports worker code."""
+INTERACTIVE_QUEUE: Final = "t2s.interactive"
+CHUNK_FIELD: Final = b"c"
+"""The stream entry field holding one serialized LatentChunk."""
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.CANCELLED, JobStatus.FAILED)
+
+    def to_pb(self) -> int:
+        from protos import relaytts_v1_pb2 as pb
+
+        return pb.JobStatus.Value(f"JOB_STATUS_{self.name}")
+
+
+@dataclass(frozen=True)
+class SynthesisJob:
+    """What the gateway enqueues for a worker (validated before it is sent)."""
+
+    job_id: str
+    tenant: str
+    text: str
+    language: str = "auto"
+    voice: str = ""
+    sampling: dict[str, Any] = field(default_factory=dict)
+    """Only the fields the client set; the worker fills the rest with defaults."""
+    noise_scale: float = 0.5
+    seed: int = 0
+    """The job's seed; segment i samples with seed + i and its vocoder noise uses seed + i."""
+    cached_voice_hashes: list[str] = field(default_factory=list)
+    enqueued_at: float = 0.0
+    """Unix time at enqueue, for the queue-wait histogram."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> SynthesisJob:
+        return cls(**json.loads(text))

@@ -1,0 +1,172 @@
+"""The one settings object: defaults, then ``RELAYTTS_*`` environment variables, then CLI flags.
+
+Read once at start-up (``load_settings``) and passed down; nothing reads the environment at import.
+Every field's env var is ``RELAYTTS_<SECTION>_<FIELD>`` (e.g. ``RELAYTTS_REDIS_URL``); an unknown
+``RELAYTTS_*`` variable is an error that names the closest known one, so a typo never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Final
+
+from relaytts.errors import InvalidArgument
+
+__all__ = [
+    "EdgeSettings",
+    "GatewaySettings",
+    "MetricsSettings",
+    "RedisSettings",
+    "Settings",
+    "WorkerSettings",
+    "describe_settings",
+    "load_settings",
+]
+
+ENV_PREFIX: Final = "RELAYTTS_"
+#: Variables that are not settings but are still ours to read (none yet); kept so the check can grow.
+RESERVED_ENV: Final[frozenset[str]] = frozenset()
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = ""
+    """Redis URL (``redis://host:port/db``). Empty: ``relaytts up`` starts its own redis-server."""
+    stream_ttl_seconds: int = 3600
+    """How long a job's chunk stream and job hash live after their last write (resume window)."""
+    stream_maxlen: int = 10000
+    """Approximate cap on entries per job stream (``XADD MAXLEN ~``); 25 tokens per entry is 1 s."""
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str = "127.0.0.1"
+    """Interface the gRPC gateway listens on."""
+    port: int = 50051
+    """gRPC port; 0 picks a free one."""
+    api_keys_file: str = ""
+    """JSON file mapping API keys to tenants (``{"key": "tenant"}``). Empty: open mode, one tenant."""
+    max_text_chars: int = 5000
+    """Longest accepted ``text`` (characters)."""
+    max_active_streams: int = 64
+    """Concurrent Synthesize/Resume streams; beyond this, RESOURCE_EXHAUSTED at once."""
+    queue_timeout_seconds: float = 120.0
+    """How long a stream waits for a queued job's first chunk before failing with UNAVAILABLE."""
+    bundle: str = ""
+    """Bundle directory whose edge files the gateway serves (GetModelInfo, FetchModelFile)."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bundle: str = ""
+    """Bundle directory the worker loads (the cloud graphs)."""
+    precision: str = "fp32"
+    """T2S graph variant: fp32, fp16 or int8."""
+    device: str = "auto"
+    """auto (CUDA when onnxruntime-gpu sees a GPU), cpu or cuda."""
+    threads: int = 0
+    """ONNX Runtime threads per graph (0 = one per core)."""
+    concurrency: int = 1
+    """Celery worker processes; each loads the models once, after the fork."""
+    queues: str = "t2s.interactive"
+    """Comma-separated Celery queues to consume."""
+    first_chunk_tokens: int = 8
+    """Tokens in a job's first chunk (small, for time to first audio)."""
+    chunk_tokens: int = 25
+    """Tokens in every later chunk."""
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    gateway_port: int = 9464
+    """Prometheus /metrics port of the gateway (0 = off)."""
+    worker_port: int = 9465
+    """Prometheus /metrics port of the worker (0 = off)."""
+    multiproc_dir: str = ""
+    """Directory for prometheus-client's multiprocess mode (Celery children); empty = a temp dir."""
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    gateway: str = "127.0.0.1:50051"
+    """Gateway address the client dials."""
+    api_key: str = ""
+    """Sent as ``authorization: Bearer <key>``."""
+    cache_dir: str = ""
+    """Where fetched vocoder files are cached; empty = ~/.cache/relaytts."""
+    timeout_seconds: float = 30.0
+    """Default deadline of unary calls and of waiting for each streamed chunk."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        """Apply ``{"section.field": value}`` (CLI flags); None values are ignored."""
+        sections = {f.name: getattr(self, f.name) for f in fields(self)}
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            section, name = dotted.split(".", 1)
+            sections[section] = replace(sections[section], **{name: value})
+        return Settings(**sections)
+
+
+def _env_names() -> dict[str, tuple[str, dataclasses.Field]]:
+    names = {}
+    for section in fields(Settings):
+        for item in fields(section.default_factory()):  # type: ignore[misc]
+            names[f"{ENV_PREFIX}{section.name}_{item.name}".upper()] = (section.name, item)
+    return names
+
+
+def _convert(raw: str, kind: type, name: str) -> Any:  # noqa: ANN401
+    try:
+        if kind is bool:
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
+        return kind(raw)
+    except ValueError:
+        raise InvalidArgument(f"`{name}` must be {kind.__name__}; given {raw!r}") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Defaults <- ``RELAYTTS_*`` variables <- ``overrides`` ("section.field" -> value)."""
+    environ = os.environ if environ is None else environ
+    known = _env_names()
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise InvalidArgument(f"unknown setting {name}{hint}")
+        section, item = known[name]
+        kind = {"int": int, "float": float, "str": str, "bool": bool}[str(item.type)]
+        values[f"{section}.{item.name}"] = _convert(raw, kind, name)
+    return Settings().with_overrides(values).with_overrides(overrides or {})
+
+
+def describe_settings(settings: Settings) -> list[tuple[str, str]]:
+    """Non-default settings as (env var, value) with secrets masked, for the start-up log."""
+    out = []
+    defaults = Settings()
+    for section in fields(Settings):
+        ours, base = getattr(settings, section.name), getattr(defaults, section.name)
+        for item in fields(ours):
+            value = getattr(ours, item.name)
+            if value != getattr(base, item.name):
+                shown = "***" if "key" in item.name and value else str(value)
+                out.append((f"{ENV_PREFIX}{section.name}_{item.name}".upper(), shown))
+    return out
