@@ -170,3 +170,31 @@ def describe_settings(settings: Settings) -> list[tuple[str, str]]:
                 shown = "***" if "key" in item.name and value else str(value)
                 out.append((f"{ENV_PREFIX}{section.name}_{item.name}".upper(), shown))
     return out
+
+
+def settings_table_markdown() -> str:
+    """The README's settings table, generated from this module's field docstrings."""
+    import ast
+    import inspect
+    import sys
+
+    tree = ast.parse(inspect.getsource(sys.modules[__name__]))
+    docs: dict[tuple[str, str], str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            body = node.body
+            for i, stmt in enumerate(body):
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and i + 1 < len(body):
+                    nxt = body[i + 1]
+                    if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+                        docs[(node.name, stmt.target.id)] = " ".join(str(nxt.value.value).split())
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for section in fields(Settings):
+        instance = section.default_factory()  # type: ignore[misc]
+        for item in fields(instance):
+            default = getattr(instance, item.name)
+            shown = f"`{default}`" if default != "" else "(empty)"
+            doc = docs.get((type(instance).__name__, item.name), "").replace("|", "\\|").replace("``", "`")
+            variable = f"{ENV_PREFIX}{section.name}_{item.name}".upper()
+            rows.append(f"| `{variable}` | {shown} | {doc} |")
+    return "\n".join(rows) + "\n"
