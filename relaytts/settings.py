@@ -56,6 +56,9 @@ class GatewaySettings:
     """Concurrent Synthesize/Resume streams; beyond this, RESOURCE_EXHAUSTED at once."""
     queue_timeout_seconds: float = 120.0
     """How long a stream waits for a queued job's first chunk before failing with UNAVAILABLE."""
+    resume_grace_seconds: float = 5.0
+    """A job whose last stream was cut (client gone, RPC cancelled) keeps running this long for a
+    ``Resume``; then it is cancelled. 0 = cancel at once. The ``Cancel`` RPC is always immediate."""
     bundle: str = ""
     """Bundle directory whose edge files the gateway serves (GetModelInfo, FetchModelFile)."""
 

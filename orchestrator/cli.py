@@ -1,0 +1,40 @@
+"""``relaytts gateway``: the click command the main CLI registers (``main.add_command(gateway_command)``).
+
+Only click is imported here; the gateway's modules load when the command runs, so ``relaytts --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+__all__ = ["gateway_command"]
+
+
+@click.command(name="gateway")
+@click.option("--redis-url", help="Redis URL of jobs, streams and the Celery broker [env RELAYTTS_REDIS_URL].")
+@click.option("--host", help="Interface to listen on [env RELAYTTS_GATEWAY_HOST; default 127.0.0.1].")
+@click.option("--port", type=int, help="gRPC port, 0 = a free one [env RELAYTTS_GATEWAY_PORT; default 50051].")
+@click.option("--bundle", help="Bundle directory whose edge files are served [env RELAYTTS_GATEWAY_BUNDLE].")
+@click.option("--api-keys-file",
+              help='JSON {"key": "tenant"}; without one, open mode [env RELAYTTS_GATEWAY_API_KEYS_FILE].')
+def gateway_command(redis_url: str | None, host: str | None, port: int | None, bundle: str | None,
+                    api_keys_file: str | None) -> None:
+    """Run the gRPC gateway: validate requests, enqueue jobs, relay their chunks to clients."""
+    from orchestrator.server import serve
+    from relaytts.errors import RelayError
+    from relaytts.settings import load_settings
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(overrides={
+            "redis.url": redis_url, "gateway.host": host, "gateway.port": port, "gateway.bundle": bundle,
+            "gateway.api_keys_file": api_keys_file})
+        serve(settings)
+    except RelayError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

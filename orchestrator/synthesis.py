@@ -1,0 +1,239 @@
+"""The Synthesis service: validate -> create and enqueue the job -> relay its chunks.
+
+Validation happens before anything is written (docs/protocol.md §1.2); each message names the
+field, the limit and the value given. Admission is try-acquire: past ``max_active_streams`` the
+call fails with RESOURCE_EXHAUSTED at once. A client that cancels the RPC or goes away leaves the job
+running for ``resume_grace_seconds`` so it can ``Resume``; then its cancel key is set and the worker
+stops within one decode step. A gateway shutting down cancels nothing, so clients can resume on
+another gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import grpc
+
+from orchestrator.auth import current_tenant
+from orchestrator.jobs import JobStore
+from orchestrator.metrics import GatewayMetrics
+from orchestrator.streams import relay_chunks
+from protos import relaytts_v1_pb2 as pb
+from protos import relaytts_v1_pb2_grpc as pb_grpc
+from relaytts.errors import BundleMismatch, InvalidArgument, Overloaded, RelayError, VoiceNotFound
+from relaytts.jobs import SynthesisJob
+from relaytts.sampling import SamplingParams
+from relaytts.settings import GatewaySettings
+
+__all__ = ["Admission", "JOB_ID_METADATA", "SynthesisServicer", "validate_request"]
+
+log = logging.getLogger(__name__)
+
+LANGUAGES: Final = ("auto", "zh", "en", "ja")
+VOICES: Final = ("", "default")
+"""The only voice until the voice library: the bundle's default (by name or empty)."""
+SAMPLING_FIELDS: Final = ("top_k", "top_p", "temperature", "repetition_penalty", "max_new_tokens")
+"""SamplingParams fields a request may set (the seed travels as ``SynthesisJob.seed``)."""
+NOISE_SCALE_DEFAULT: Final = 0.5
+NOISE_SCALE_MAX: Final = 2.0
+MAX_CACHED_VOICE_HASHES: Final = 256
+SEED_BITS: Final = 31
+"""A random job seed when the request sets none."""
+JOB_ID_METADATA: Final = "relaytts-job-id"
+"""Initial metadata of Synthesize: the job id, sent before the first chunk (resume needs it)."""
+
+
+def validate_request(
+    request: pb.SynthesizeRequest, limits: GatewaySettings, bundle_ids: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The job fields of a valid request (no id, tenant or time yet); raises a ``RelayError`` otherwise.
+
+    ``bundle_ids``: the ids the served bundle answers to, its own first (empty: no bundle served,
+    nothing to compare ``request.bundle_id`` with).
+    """
+    text = request.text
+    if not text.strip():
+        raise InvalidArgument(f"`text` must be non-empty after stripping whitespace; given {text[:40]!r}")
+    if len(text) > limits.max_text_chars:
+        raise InvalidArgument(f"`text` must be at most {limits.max_text_chars} characters; given {len(text)}")
+    language = request.language or "auto"
+    if language not in LANGUAGES:
+        raise InvalidArgument(f"`language` must be one of {', '.join(LANGUAGES)}; given {request.language[:40]!r}")
+    if request.voice not in VOICES:
+        raise VoiceNotFound(f"`voice` must be one of the available voices (default); given {request.voice[:80]!r}")
+    sampling = {name: getattr(request.sampling, name) for name in SAMPLING_FIELDS if request.sampling.HasField(name)}
+    seed = request.sampling.seed if request.sampling.HasField("seed") else None
+    SamplingParams(**sampling, seed=seed).validate()
+    noise_scale = request.noise_scale if request.HasField("noise_scale") else NOISE_SCALE_DEFAULT
+    if not (math.isfinite(noise_scale) and 0.0 <= noise_scale <= NOISE_SCALE_MAX):
+        raise InvalidArgument(f"`noise_scale` must be in [0, {NOISE_SCALE_MAX:g}]; given {noise_scale!r}")
+    if bundle_ids and request.bundle_id and request.bundle_id not in bundle_ids:
+        also = f" (or its edge subset's {', '.join(bundle_ids[1:])})" if len(bundle_ids) > 1 else ""
+        raise BundleMismatch(f"`bundle_id` must be the served bundle {bundle_ids[0]}{also}; given "
+                             f"{request.bundle_id[:40]!r}: fetch the served vocoder with GetModelInfo/FetchModelFile")
+    cached = list(request.cached_voice_hashes)
+    if len(cached) > MAX_CACHED_VOICE_HASHES:
+        raise InvalidArgument(f"`cached_voice_hashes` must hold at most {MAX_CACHED_VOICE_HASHES} hashes; "
+                              f"given {len(cached)}")
+    return {
+        "text": text, "language": language, "voice": request.voice, "sampling": sampling,
+        "noise_scale": float(noise_scale), "cached_voice_hashes": cached,
+        "seed": seed if seed is not None else secrets.randbits(SEED_BITS),
+    }
+
+
+class Admission:
+    """Try-acquire stream slots: ``slot()`` raises ``Overloaded`` at once when all are taken."""
+
+    def __init__(self, limit: int, metrics: GatewayMetrics) -> None:
+        self.limit = limit
+        self.active = 0
+        self.metrics = metrics
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        if self.active >= self.limit:
+            raise Overloaded(f"`max_active_streams` is {self.limit} and {self.active} streams are open; "
+                             "retry with backoff")
+        self.active += 1
+        self.metrics.active_streams.inc()
+        try:
+            yield
+        finally:
+            self.active -= 1
+            self.metrics.active_streams.dec()
+
+
+@dataclass(eq=False)
+class SynthesisServicer(pb_grpc.SynthesisServicer):
+    """Thin handlers over ``JobStore``, an ``enqueue`` coroutine and ``relay_chunks``."""
+
+    settings: GatewaySettings
+    jobs: JobStore
+    enqueue: Callable[[SynthesisJob], Awaitable[None]]
+    metrics: GatewayMetrics
+    admission: Admission
+    bundle_ids: tuple[str, ...] = ()
+    draining: bool = False
+    """Set while the gateway shuts down: streams it cancels are not client cancels."""
+
+    def __post_init__(self) -> None:
+        self._background: set[asyncio.Task] = set()
+        self._streams: set[asyncio.Task] = set()
+
+    async def wait_closed(self, timeout: float = 5.0) -> None:
+        """After ``server.stop``: end the streams still unwinding and the cancel-key writes, so the
+        Redis pool can close under nobody (grpc returns from ``stop`` before handler tasks finish)."""
+        for task in self._streams:
+            task.cancel()
+        pending = self._streams | self._background
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    async def Synthesize(self, request: pb.SynthesizeRequest, context: grpc.aio.ServicerContext) -> None:
+        started = time.perf_counter()
+        tenant = current_tenant()
+        fields = validate_request(request, self.settings, self.bundle_ids)
+        with self.admission.slot():
+            job = SynthesisJob(job_id=uuid.uuid4().hex, tenant=tenant, enqueued_at=time.time(), **fields)
+            await self.jobs.create(job)
+            async with self._stream_scope(job.job_id):
+                try:
+                    await self.enqueue(job)
+                except RelayError as exc:
+                    await self.jobs.mark_failed(job.job_id, exc.message)
+                    raise
+                self.metrics.jobs_submitted.inc()
+                log.info("job %s: tenant %s, %d characters, language %s", job.job_id, tenant, len(job.text),
+                         job.language)
+                await context.send_initial_metadata(((JOB_ID_METADATA, job.job_id),))
+                await self._relay(context, job.job_id, 0, started)
+
+    async def Resume(self, request: pb.ResumeRequest, context: grpc.aio.ServicerContext) -> None:
+        await self.jobs.check_resumable(request.job_id, current_tenant())
+        with self.admission.slot():
+            async with self._stream_scope(request.job_id):
+                await self._relay(context, request.job_id, request.after_seq, None)
+
+    async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:
+        status = await self.jobs.owned_status(request.job_id, current_tenant())
+        if status.finished:
+            return pb.CancelResponse(cancelled=False)
+        await self.jobs.cancel(request.job_id)
+        log.info("job %s: cancelled by Cancel", request.job_id)
+        return pb.CancelResponse(cancelled=True)
+
+    async def ReportPlayback(self, request: pb.PlaybackReport, context: grpc.aio.ServicerContext) -> pb.PlaybackAck:
+        await self.jobs.owned(request.job_id, current_tenant())
+        for name in ("time_to_first_audio_seconds", "real_time_factor", "audio_seconds"):
+            value = getattr(request, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise InvalidArgument(f"`{name}` must be a finite number >= 0; given {value!r}")
+        if request.time_to_first_audio_seconds > 0:
+            self.metrics.edge_time_to_first_audio.observe(request.time_to_first_audio_seconds)
+        if request.real_time_factor > 0:
+            self.metrics.edge_rtf.observe(request.real_time_factor)
+        if request.underruns:
+            self.metrics.edge_underruns.inc(request.underruns)
+        return pb.PlaybackAck()
+
+    async def _relay(self, context: grpc.aio.ServicerContext, job_id: str, after_seq: int,
+                     started: float | None) -> None:
+        """Write the job's chunks, awaiting each write (HTTP/2 flow control paces the Redis reads)."""
+        chunks = relay_chunks(self.jobs.redis, job_id, after_seq=after_seq,
+                              idle_timeout=self.settings.queue_timeout_seconds,
+                              observe_relay=self.metrics.relay.observe)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                await context.write(chunk)
+                if started is not None:
+                    self.metrics.time_to_first_chunk.observe(time.perf_counter() - started)
+                    started = None
+
+    @contextlib.asynccontextmanager
+    async def _stream_scope(self, job_id: str) -> AsyncIterator[None]:
+        """Count this stream as a reader of the job. When it is cut (client cancel, client gone,
+        deadline) and the gateway is not shutting down, the job gets ``resume_grace_seconds`` for a
+        ``Resume`` before its cancel key is set (docs/protocol.md §3)."""
+        stream = asyncio.current_task()
+        if stream is not None:
+            self._streams.add(stream)
+        await self.jobs.attach(job_id)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if self.draining:
+                self._in_background(self.jobs.detach(job_id))
+            else:
+                self.metrics.stream_cancellations.inc()
+                log.info("job %s: the client cancelled or left; cancelling it unless it resumes within %.1f s",
+                         job_id, self.settings.resume_grace_seconds)
+                self._in_background(self.jobs.cancel_if_abandoned(job_id, self.settings.resume_grace_seconds))
+            raise
+        except BaseException:
+            await self.jobs.detach(job_id)
+            raise
+        else:
+            await self.jobs.detach(job_id)
+        finally:
+            self._streams.discard(stream)
+
+    def _in_background(self, work: Awaitable[object]) -> None:
+        # The stream's task is being cancelled: the Redis writes run as their own task, kept referenced.
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background cancel failed: %r", task.exception())
