@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from orchestrator.errors import Unauthenticated
-from relaytts.errors import InvalidArgument
+from relaytts.errors import InvalidArgument, Unauthenticated
 
 __all__ = ["OPEN_MODE_TENANT", "ApiKeys", "current_tenant", "set_tenant"]
 

@@ -14,7 +14,7 @@ from typing import Final
 
 from celery import Celery
 
-from orchestrator.errors import Unavailable
+from relaytts.errors import Unavailable
 from relaytts.jobs import INTERACTIVE_QUEUE, SYNTHESIZE_TASK, SynthesisJob
 
 __all__ = ["CeleryEnqueuer", "make_celery_app"]

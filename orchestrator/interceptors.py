@@ -27,9 +27,8 @@ import grpc
 import redis.exceptions
 
 from orchestrator.auth import ApiKeys, set_tenant
-from orchestrator.errors import Unavailable
 from orchestrator.metrics import GatewayMetrics
-from relaytts.errors import RelayError
+from relaytts.errors import RelayError, Unavailable
 
 __all__ = ["AuthInterceptor", "ErrorInterceptor", "current_request_id"]
 

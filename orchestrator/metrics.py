@@ -11,7 +11,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from orchestrator.errors import Unavailable
+from relaytts.errors import Unavailable
 
 __all__ = ["GatewayMetrics"]
 

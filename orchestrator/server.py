@@ -22,7 +22,6 @@ from grpc_reflection.v1alpha import reflection
 
 from orchestrator.auth import OPEN_MODE_TENANT, ApiKeys
 from orchestrator.celery_client import CeleryEnqueuer
-from orchestrator.errors import Unavailable
 from orchestrator.interceptors import AuthInterceptor, ErrorInterceptor
 from orchestrator.jobs import JobStore
 from orchestrator.metrics import GatewayMetrics
@@ -30,7 +29,7 @@ from orchestrator.models import EdgeFiles, ModelsServicer
 from orchestrator.synthesis import Admission, SynthesisServicer
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
-from relaytts.errors import InvalidArgument
+from relaytts.errors import InvalidArgument, Unavailable
 from relaytts.settings import Settings, describe_settings
 
 __all__ = ["GatewayDeps", "build_server", "serve", "stop_server"]

@@ -22,10 +22,9 @@ from typing import Final
 from google.protobuf.message import DecodeError
 from redis.asyncio import Redis
 
-from orchestrator.errors import QueueTimeout
 from protos import relaytts_v1_pb2 as pb
 from relaytts import keys
-from relaytts.errors import RelayError
+from relaytts.errors import QueueTimeout, RelayError
 from relaytts.jobs import CHUNK_FIELD
 
 __all__ = ["relay_chunks"]

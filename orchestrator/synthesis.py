@@ -30,11 +30,11 @@ from orchestrator.streams import relay_chunks
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
 from relaytts.errors import BundleMismatch, InvalidArgument, Overloaded, RelayError, VoiceNotFound
-from relaytts.jobs import SynthesisJob
+from relaytts.jobs import JOB_ID_METADATA, SynthesisJob
 from relaytts.sampling import SamplingParams
 from relaytts.settings import GatewaySettings
 
-__all__ = ["Admission", "JOB_ID_METADATA", "SynthesisServicer", "validate_request"]
+__all__ = ["Admission", "SynthesisServicer", "validate_request"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ NOISE_SCALE_MAX: Final = 2.0
 MAX_CACHED_VOICE_HASHES: Final = 256
 SEED_BITS: Final = 31
 """A random job seed when the request sets none."""
-JOB_ID_METADATA: Final = "relaytts-job-id"
 """Initial metadata of Synthesize: the job id, sent before the first chunk (resume needs it)."""
 
 

@@ -267,5 +267,17 @@ def bench_engines_command(bundle_dir: Path | None, gpt: Path | None, sovits: Pat
                 title="engines (full-size v2 unless --bundle)")
 
 
+def _register_service_commands() -> None:
+    # Defined beside their packages; those modules import only click at module level.
+    from edge_client.cli import say_command
+    from orchestrator.cli import gateway_command
+
+    main.add_command(gateway_command)
+    main.add_command(say_command)
+
+
+_register_service_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,7 +11,11 @@ doubles as the ``reason`` label of the error counter. The CLI prints ``str(error
     ├── NotFound                    NOT_FOUND
     │   └── VoiceNotFound
     ├── PermissionDenied            PERMISSION_DENIED
+    │   └── Unauthenticated         UNAUTHENTICATED     missing or unknown API key
     ├── Overloaded                  RESOURCE_EXHAUSTED
+    ├── Unavailable                 UNAVAILABLE         Redis/broker/gateway unreachable, stream not resumable
+    │   ├── QueueTimeout                                no chunk within the gateway's queue timeout
+    │   └── DeadlineExceeded        DEADLINE_EXCEEDED   no answer within the client's timeout
     ├── BundleError                 FAILED_PRECONDITION  bad or tampered model bundle
     │   └── BundleMismatch                               edge and cloud graphs do not belong together
     └── JobCancelled                CANCELLED
@@ -23,12 +27,16 @@ __all__ = [
     "BundleError",
     "BundleMismatch",
     "CheckpointError",
+    "DeadlineExceeded",
     "InvalidArgument",
     "JobCancelled",
     "NotFound",
     "Overloaded",
     "PermissionDenied",
+    "QueueTimeout",
     "RelayError",
+    "Unauthenticated",
+    "Unavailable",
     "UnsupportedModelVersion",
     "VoiceNotFound",
 ]
@@ -79,9 +87,28 @@ class PermissionDenied(RelayError):
     reason = "permission_denied"
 
 
+class Unauthenticated(PermissionDenied):
+    code = "UNAUTHENTICATED"
+    reason = "unauthenticated"
+
+
 class Overloaded(RelayError):
     code = "RESOURCE_EXHAUSTED"
     reason = "overloaded"
+
+
+class Unavailable(RelayError):
+    code = "UNAVAILABLE"
+    reason = "unavailable"
+
+
+class QueueTimeout(Unavailable):
+    reason = "queue_timeout"
+
+
+class DeadlineExceeded(Unavailable):
+    code = "DEADLINE_EXCEEDED"
+    reason = "deadline_exceeded"
 
 
 class BundleError(RelayError):

@@ -12,11 +12,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-__all__ = ["CHUNK_FIELD", "SYNTHESIZE_TASK", "INTERACTIVE_QUEUE", "JobStatus", "SynthesisJob"]
+__all__ = ["CHUNK_FIELD", "INTERACTIVE_QUEUE", "JOB_ID_METADATA", "SYNTHESIZE_TASK", "JobStatus", "SynthesisJob"]
 
 SYNTHESIZE_TASK: Final = "relaytts.synthesize"
 """Celery task name; the gateway sends by name and never imports worker code."""
 INTERACTIVE_QUEUE: Final = "t2s.interactive"
+JOB_ID_METADATA: Final = "relaytts-job-id"
+"""Initial-metadata key under which the gateway names a new job before its first chunk."""
 CHUNK_FIELD: Final = b"c"
 """The stream entry field holding one serialized LatentChunk."""
 

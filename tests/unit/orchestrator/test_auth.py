@@ -7,8 +7,7 @@ import json
 import pytest
 
 from orchestrator.auth import OPEN_MODE_TENANT, ApiKeys
-from orchestrator.errors import Unauthenticated
-from relaytts.errors import InvalidArgument
+from relaytts.errors import InvalidArgument, Unauthenticated
 
 
 def test_open_mode_is_one_tenant_without_a_key():
