@@ -15,7 +15,7 @@ from typing import Final
 from celery import Celery
 
 from relaytts.errors import Unavailable
-from relaytts.jobs import INTERACTIVE_QUEUE, SYNTHESIZE_TASK, SynthesisJob
+from relaytts.jobs import INTERACTIVE_QUEUE, SYNTHESIZE_TASK, VISIBILITY_TIMEOUT_SECONDS, SynthesisJob
 
 __all__ = ["CeleryEnqueuer", "make_celery_app"]
 
@@ -38,6 +38,9 @@ def make_celery_app(broker_url: str) -> Celery:
         task_publish_retry=True,
         task_publish_retry_policy=PUBLISH_RETRY,
         broker_connection_timeout=5.0,
+        # every app on the broker must agree, or the shortest visibility timeout wins
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        task_send_sent_event=True,  # lets celery-exporter / Flower see queued tasks
     )
     return app
 

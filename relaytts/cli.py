@@ -267,13 +267,101 @@ def bench_engines_command(bundle_dir: Path | None, gpt: Path | None, sovits: Pat
                 title="engines (full-size v2 unless --bundle)")
 
 
+def _system_settings(bundle_dir: Path | None, redis_url: str | None, port: int | None):  # noqa: ANN202
+    from relaytts.settings import load_settings
+
+    overrides = {"redis.url": redis_url, "gateway.port": port}
+    if bundle_dir is not None:
+        overrides |= {"worker.bundle": str(bundle_dir), "gateway.bundle": str(bundle_dir)}
+    return load_settings(overrides=overrides)
+
+
+def _stop_on_interrupt(system) -> None:  # noqa: ANN001
+    """Warm stop on the first Ctrl-C (children get SIGTERM and time to finish), cold on the second."""
+    try:
+        system.stop()
+    except KeyboardInterrupt:
+        click.echo("second Ctrl-C: killing everything now", err=True)
+        system.stop(grace=0)
+
+
+@main.command()
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path), help="Bundle [RELAYTTS_WORKER_BUNDLE].")
+@click.option("--redis-url", help="Use this Redis instead of starting one [RELAYTTS_REDIS_URL].")
+@click.option("--port", type=int, help="Gateway port [RELAYTTS_GATEWAY_PORT].")
+@click.option("--run-dir", default=".relaytts/run", show_default=True, type=click.Path(path_type=Path),
+              help="Logs and Redis data of this run.")
+@one_line_errors
+def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir: Path) -> None:
+    """Run the whole system here: redis-server, one worker, the gateway. Ctrl-C stops it."""
+    import time
+
+    from relaytts.embedded import EmbeddedSystem
+    from relaytts.errors import InvalidArgument
+
+    settings = _system_settings(bundle_dir, redis_url, port)
+    if not settings.worker.bundle:
+        raise InvalidArgument("no bundle: pass --bundle DIR or set RELAYTTS_WORKER_BUNDLE "
+                              "(`relaytts demo` builds one from random weights)")
+    click.echo(f"starting redis, worker and gateway (logs in {run_dir}) ...", err=True)
+    system = EmbeddedSystem(settings, run_dir).start()
+    s = system.settings
+    click.echo(f"gateway  {system.gateway_address}  (open mode: no API keys)" if not s.gateway.api_keys_file
+               else f"gateway  {system.gateway_address}")
+    click.echo(f"redis    {s.redis.url}")
+    if s.metrics.gateway_port:
+        click.echo(f"metrics  http://127.0.0.1:{s.metrics.gateway_port}/metrics (gateway), "
+                   f"http://127.0.0.1:{s.metrics.worker_port}/metrics (worker)")
+    click.echo("Ctrl-C to stop.")
+    try:
+        while all(child.process.poll() is None for child in system.children):
+            time.sleep(0.5)
+        dead = [c.name for c in system.children if c.process.poll() is not None]
+        click.echo(f"error: {', '.join(dead)} exited; stopping (logs in {run_dir})", err=True)
+        system.stop()
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("stopping (Ctrl-C again to force) ...", err=True)
+        _stop_on_interrupt(system)
+
+
+DEMO_TEXT = "Hello! This sentence went from a cloud worker to the edge as latent chunks. 你好，世界。"
+
+
+@main.command()
+@click.option("-o", "--out", default="demo.wav", show_default=True, type=click.Path(path_type=Path))
+@click.option("--text", default=DEMO_TEXT, show_default=True)
+@click.option("--bundle", "bundle_dir", default="bundles/demo", show_default=True, type=click.Path(path_type=Path),
+              help="Where the demo bundle is built (once) and served from.")
+@click.option("--full-size", is_flag=True, help="Build the demo bundle at upstream's full v2 size.")
+@click.option("--run-dir", default=".relaytts/demo", show_default=True, type=click.Path(path_type=Path))
+@one_line_errors
+def demo(out: Path, text: str, bundle_dir: Path, full_size: bool, run_dir: Path) -> None:
+    """Build a random-weight bundle, start the system, speak TEXT to a WAV, show where the time went."""
+    from exporter.demo_bundle import DEMO_NOTICE, build_demo_bundle
+    from relaytts.demo import run_demo
+    from relaytts.redis_server import free_port
+
+    click.echo(DEMO_NOTICE, err=True)
+    if not (bundle_dir / "manifest.json").is_file():
+        click.echo(f"building the demo bundle in {bundle_dir} (once) ...", err=True)
+    build_demo_bundle(bundle_dir, full_size=full_size)
+    settings = _system_settings(bundle_dir, None, free_port()).with_overrides(
+        {"metrics.gateway_port": free_port(), "metrics.worker_port": free_port()})
+    click.echo("starting redis, worker and gateway ...", err=True)
+    report = run_demo(settings, run_dir, text, out)
+    click.echo(report)
+
+
 def _register_service_commands() -> None:
     # Defined beside their packages; those modules import only click at module level.
     from edge_client.cli import say_command
     from orchestrator.cli import gateway_command
+    from workers.cli import worker_command
 
     main.add_command(gateway_command)
     main.add_command(say_command)
+    main.add_command(worker_command)
 
 
 _register_service_commands()

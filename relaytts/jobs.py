@@ -12,13 +12,24 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-__all__ = ["CHUNK_FIELD", "INTERACTIVE_QUEUE", "JOB_ID_METADATA", "SYNTHESIZE_TASK", "JobStatus", "SynthesisJob"]
+__all__ = [
+    "CHUNK_FIELD",
+    "INTERACTIVE_QUEUE",
+    "JOB_ID_METADATA",
+    "SYNTHESIZE_TASK",
+    "VISIBILITY_TIMEOUT_SECONDS",
+    "JobStatus",
+    "SynthesisJob",
+]
 
 SYNTHESIZE_TASK: Final = "relaytts.synthesize"
 """Celery task name; the gateway sends by name and never imports worker code."""
 INTERACTIVE_QUEUE: Final = "t2s.interactive"
 JOB_ID_METADATA: Final = "relaytts-job-id"
 """Initial-metadata key under which the gateway names a new job before its first chunk."""
+VISIBILITY_TIMEOUT_SECONDS: Final = 1800
+"""Redis transport: an unacknowledged task is redelivered after this long. Every Celery app on the broker
+must agree (the shortest wins); it must exceed the longest task (a 60 s segment takes well under this)."""
 CHUNK_FIELD: Final = b"c"
 """The stream entry field holding one serialized LatentChunk."""
 

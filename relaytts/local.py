@@ -14,18 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from relaytts.errors import InvalidArgument
-from relaytts.sampling import MAX_NEW_TOKENS, SamplingParams
+from relaytts.sampling import SamplingParams
 
-__all__ = ["LocalSynthesizer", "SynthesisReport", "segment_token_cap"]
+__all__ = ["LocalSynthesizer", "SynthesisReport"]
 
 SEGMENT_GAP_SECONDS = 0.3
 """Silence between text segments (upstream's ``fragment_interval``)."""
-
-
-def segment_token_cap(phone_count: int) -> int:
-    """A per-segment token limit: speech runs at 2-4 tokens per phone, so 10 per phone (+50) never cuts
-    real speech but stops a model that fails to emit EOS long before upstream's 60-second cap."""
-    return min(MAX_NEW_TOKENS, 50 + 10 * phone_count)
 
 
 @dataclass
@@ -122,9 +116,7 @@ class LocalSynthesizer:
                 gap = np.zeros(int(SEGMENT_GAP_SECONDS * rate), np.float32)
                 report.audio += len(gap) / rate
                 yield gap
-            cap = max_new_tokens or segment_token_cap(len(ids))
-            seg_params = SamplingParams(**{**params.__dict__, "max_new_tokens": min(cap, params.max_new_tokens),
-                                           "seed": None if params.seed is None else params.seed + index})
+            seg_params = params.for_segment(index, len(ids), max_new_tokens)
             stream = self.vocoder.stream(ids, ge, noise_scale=noise_scale, seed=seg_params.seed or 0)
             chunks = self.t2s.stream(ids, bert, np.zeros(0, np.int64), seg_params, ChunkPolicy())
             while True:

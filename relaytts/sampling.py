@@ -7,6 +7,7 @@ every decoder applies the same ones.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from typing import Final
@@ -18,6 +19,7 @@ __all__ = [
     "MAX_NEW_TOKENS",
     "SamplingParams",
     "StopReason",
+    "segment_token_cap",
 ]
 
 EOS_BLOCKED_STEPS: Final = 11
@@ -38,6 +40,17 @@ class StopReason(enum.StrEnum):
     CANCELLED = "cancelled"
     """A cooperative cancel was seen between two steps."""
 
+    def to_pb(self) -> int:
+        from protos import relaytts_v1_pb2 as pb
+
+        return pb.StopReason.Value(f"STOP_REASON_{self.name}")
+
+
+def segment_token_cap(phone_count: int) -> int:
+    """A per-segment token limit: speech runs at 2-4 tokens per phone, so 10 per phone (+50) never cuts
+    real speech but stops a model that fails to emit EOS long before upstream's 60-second cap."""
+    return min(MAX_NEW_TOKENS, 50 + 10 * phone_count)
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -57,6 +70,14 @@ class SamplingParams:
     """Hard cap on generated tokens."""
     early_stop: int | None = None
     """Stop once more than this many tokens exist (upstream ``early_stop_num``); None = 50 * max_sec."""
+
+    def for_segment(self, index: int, phone_count: int, cap: int | None = None) -> SamplingParams:
+        """The parameters of segment ``index`` of a job: seed ``seed + index`` (segments are reproducible
+        one by one, so a redelivered job redoes exactly the segment it lost) and at most
+        ``cap`` (default ``segment_token_cap``) tokens, never more than ``max_new_tokens``."""
+        limit = min(cap or segment_token_cap(phone_count), self.max_new_tokens)
+        seed = None if self.seed is None else self.seed + index
+        return dataclasses.replace(self, seed=seed, max_new_tokens=limit)
 
     def validate(self) -> SamplingParams:
         """Raise ``InvalidArgument`` naming the field, the allowed range and the value given."""

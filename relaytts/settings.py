@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
@@ -161,6 +162,11 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     return Settings().with_overrides(values).with_overrides(overrides or {})
 
 
+def _without_password(value: str) -> str:
+    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
+    return re.sub(r"(://[^:/@]*:)[^@/]+@", r"\1***@", value)
+
+
 def describe_settings(settings: Settings) -> list[tuple[str, str]]:
     """Non-default settings as (env var, value) with secrets masked, for the start-up log."""
     out = []
@@ -170,7 +176,7 @@ def describe_settings(settings: Settings) -> list[tuple[str, str]]:
         for item in fields(ours):
             value = getattr(ours, item.name)
             if value != getattr(base, item.name):
-                shown = "***" if "key" in item.name and value else str(value)
+                shown = "***" if "key" in item.name and value else _without_password(str(value))
                 out.append((f"{ENV_PREFIX}{section.name}_{item.name}".upper(), shown))
     return out
 
