@@ -83,24 +83,15 @@ class EmbeddedSystem:
         return self
 
     def _child_env(self) -> dict[str, str]:
+        from relaytts.settings import settings_to_env
+
+        s = self.settings.with_overrides({
+            "gateway.bundle": self.settings.gateway.bundle or self.settings.worker.bundle,
+            "worker.bundle": self.settings.worker.bundle or self.settings.gateway.bundle,
+            "metrics.multiproc_dir": self.settings.metrics.multiproc_dir or str(self.run_dir / "metrics"),
+        })
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYTTS_")}
-        s = self.settings
-        values = {
-            "RELAYTTS_REDIS_URL": s.redis.url,
-            "RELAYTTS_GATEWAY_HOST": s.gateway.host,
-            "RELAYTTS_GATEWAY_PORT": str(s.gateway.port),
-            "RELAYTTS_GATEWAY_BUNDLE": s.gateway.bundle or s.worker.bundle,
-            "RELAYTTS_GATEWAY_API_KEYS_FILE": s.gateway.api_keys_file,
-            "RELAYTTS_WORKER_BUNDLE": s.worker.bundle or s.gateway.bundle,
-            "RELAYTTS_WORKER_PRECISION": s.worker.precision,
-            "RELAYTTS_WORKER_THREADS": str(s.worker.threads),
-            "RELAYTTS_WORKER_CONCURRENCY": str(s.worker.concurrency),
-            "RELAYTTS_METRICS_GATEWAY_PORT": str(s.metrics.gateway_port),
-            "RELAYTTS_METRICS_WORKER_PORT": str(s.metrics.worker_port),
-            "RELAYTTS_METRICS_MULTIPROC_DIR": s.metrics.multiproc_dir or str(self.run_dir / "metrics"),
-        }
-        env.update({k: v for k, v in values.items() if v != ""})
-        env["PYTHONUNBUFFERED"] = "1"
+        env |= settings_to_env(s) | {"PYTHONUNBUFFERED": "1"}
         return env
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
@@ -131,6 +122,21 @@ class EmbeddedSystem:
 
     def child(self, name: str) -> _Child:
         return next(c for c in self.children if c.name == name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one child and its process group (a crash, for tests and drills)."""
+        child = self.child(name)
+        os.killpg(child.process.pid, signal.SIGKILL)
+        child.process.wait()
+
+    def respawn(self, name: str, timeout: float = 60.0) -> None:
+        """Start a dead child again with the same settings and wait until it is ready."""
+        child = self.child(name)
+        if child.process.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self.children.remove(child)
+        self._spawn(name, [name], self._child_env())
+        self._wait_ready(timeout)
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         for child in self.children:

@@ -26,6 +26,7 @@ __all__ = [
     "WorkerSettings",
     "describe_settings",
     "load_settings",
+    "settings_to_env",
 ]
 
 ENV_PREFIX: Final = "RELAYTTS_"
@@ -160,6 +161,18 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
         kind = {"int": int, "float": float, "str": str, "bool": bool}[str(item.type)]
         values[f"{section}.{item.name}"] = _convert(raw, kind, name)
     return Settings().with_overrides(values).with_overrides(overrides or {})
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """Every setting as its ``RELAYTTS_*`` variable: what a child process needs to load the same Settings."""
+    env = {}
+    for section in fields(Settings):
+        values = getattr(settings, section.name)
+        for item in fields(values):
+            value = getattr(values, item.name)
+            env[f"{ENV_PREFIX}{section.name}_{item.name}".upper()] = str(int(value) if isinstance(value, bool)
+                                                                          else value)
+    return env
 
 
 def _without_password(value: str) -> str:

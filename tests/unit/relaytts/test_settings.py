@@ -47,3 +47,11 @@ def test_job_status_maps_to_the_proto_enum():
 
     assert JobStatus.DONE.to_pb() == pb.JOB_STATUS_DONE
     assert {s for s in JobStatus if s.finished} == {JobStatus.DONE, JobStatus.CANCELLED, JobStatus.FAILED}
+
+
+def test_settings_survive_the_trip_through_a_child_environment():
+    from relaytts.settings import settings_to_env
+
+    settings = load_settings({}, {"gateway.resume_grace_seconds": 0.25, "worker.concurrency": 3,
+                                  "redis.url": "redis://127.0.0.1:1/0"})
+    assert load_settings(settings_to_env(settings)) == settings
