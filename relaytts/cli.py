@@ -325,6 +325,31 @@ def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir
         _stop_on_interrupt(system)
 
 
+@bench.command(name="system")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path),
+              help="Bundle to serve (default: the demo bundle, built once in bundles/demo).")
+@click.option("--runs", default=20, show_default=True, help="Sequential requests per side.")
+@click.option("--streams", default=8, show_default=True, help="Concurrent streams for the throughput figure.")
+@click.option("--run-dir", default=".relaytts/bench", show_default=True, type=click.Path(path_type=Path))
+@one_line_errors
+def bench_system_command(bundle_dir: Path | None, runs: int, streams: int, run_dir: Path) -> None:
+    """The distributed path's overhead over in-process synthesis (time to first chunk), and throughput."""
+    from relaytts.bench_system import bench_system
+    from relaytts.console import print_table
+    from relaytts.redis_server import free_port
+
+    if bundle_dir is None:
+        from exporter.demo_bundle import build_demo_bundle
+
+        bundle_dir = Path("bundles/demo")
+        build_demo_bundle(bundle_dir)
+    settings = _system_settings(bundle_dir, None, free_port()).with_overrides(
+        {"metrics.gateway_port": 0, "metrics.worker_port": 0, "gateway.max_active_streams": max(64, streams)})
+    rows = bench_system(settings, run_dir, runs, streams)
+    print_table(["metric", "system", "in-process", "difference", "target", "verdict"], rows,
+                title=f"system vs in-process ({bundle_dir})")
+
+
 DEMO_TEXT = "Hello! This sentence went from a cloud worker to the edge as latent chunks. 你好，世界。"
 
 

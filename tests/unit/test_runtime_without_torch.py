@@ -24,3 +24,18 @@ def test_full_synthesis_imports_no_torch(fixture_bundle):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "clean"
+
+
+def test_service_modules_import_no_torch():
+    """The gateway, the worker task and the edge client load without torch (and the gateway without workers)."""
+    script = (
+        "import sys\n"
+        "import orchestrator.server, workers.tasks, workers.app, edge_client.client, edge_client.aio\n"
+        "print(','.join(sorted(m for m in ('torch', 'transformers') if m in sys.modules)) or 'clean')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "clean"
+    gateway_only = "import sys, orchestrator.server\nprint(any(m.startswith('workers') for m in sys.modules))\n"
+    proc = subprocess.run([sys.executable, "-c", gateway_only], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "False", "the gateway imports worker code"
