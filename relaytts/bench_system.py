@@ -107,9 +107,9 @@ def bench_system(settings: Settings, run_dir: Path, runs: int = 20, streams: int
     overhead = remote_p50 - local_p50
     return [
         ["time to first chunk p50 (ms): system vs in-process", round(remote_p50, 1), round(local_p50, 1),
-         f"+{overhead:.1f} ms", "<= +20 ms", "met" if overhead <= 20 else f"missed by {overhead - 20:.1f} ms"],
+         f"{overhead:+.1f} ms", "<= +20 ms", "met" if overhead <= 20 else f"missed by {overhead - 20:.1f} ms"],
         ["time to first chunk p95 (ms): system vs in-process", round(remote_p95, 1), round(local_p95, 1),
-         f"+{remote_p95 - local_p95:.1f} ms", "", ""],
+         f"{remote_p95 - local_p95:+.1f} ms", "", ""],
         [f"throughput, {streams} concurrent streams: tokens/s", round(tokens / wall, 1), "", "", "", ""],
         [f"throughput, {streams} concurrent streams: audio s per s", round(audio_per_second, 2), "", "", "", ""],
     ]
