@@ -246,3 +246,25 @@ def test_metrics_show_every_histogram(system, client):
     for stage in ("frontend", "prefill", "decode_step"):
         assert re.search(rf'relaytts_stage_seconds_count{{stage="{stage}"}} [1-9]', worker), stage
     assert "relaytts_tokens_total" in worker and "relaytts_active_streams" in gateway
+
+
+def test_say_writes_a_wav_and_raw_pcm(system, tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile
+
+    base = [sys.executable, "-m", "relaytts.cli", "say", "Hello from say.", "--gateway", system.gateway_address,
+            "--api-key", ALICE, "--seed", "4", "--cache-dir", str(tmp_path / "cache")]
+    wav = tmp_path / "say.wav"
+    proc = subprocess.run([*base, "-o", str(wav)], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    audio, rate = soundfile.read(wav, dtype="float32")
+    proc = subprocess.run([*base, "-o", "-"], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    pcm = np.frombuffer(proc.stdout, "<i2")
+    assert rate == 32000 and len(pcm) == len(audio) > 0  # same seed, same utterance, nothing else on stdout
+    np.testing.assert_allclose(pcm / 32767, audio, atol=2e-4)
+    proc = subprocess.run([*base[:5], "--gateway", system.gateway_address, "-o", str(tmp_path / "x.wav")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("error:")  # no API key: one line
