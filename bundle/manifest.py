@@ -34,6 +34,8 @@ class Role(enum.StrEnum):
     """What a graph is for. ``T2S`` serves both the prefill and the decode step (one set of weights).
 
     ``BERT`` is optional (bundles exported with ``--bert``): Chinese RoBERTa features per character.
+    ``HUBERT`` is optional (bundles exported with ``--hubert``): chinese-hubert-base content features of a
+    reference clip, which voice registration needs.
     """
 
     T2S = "t2s"
@@ -41,6 +43,7 @@ class Role(enum.StrEnum):
     STYLE_ENCODER = "style_encoder"
     VOCODER = "vocoder"
     BERT = "bert"
+    HUBERT = "hubert"
 
     @property
     def side(self) -> str:

@@ -41,6 +41,7 @@ import grpc
 from edge_client.model_cache import ModelCache, ModelInfo
 from edge_client.stitch import DEFAULT_STYLE_CACHE_ENTRIES, ChunkAssembler, PlaybackStats, StyleCache
 from edge_client.vocoder import AudioChunk, Vocoder
+from edge_client.voices import VoicesMixin
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
 from relaytts.errors import (
@@ -60,6 +61,7 @@ from relaytts.errors import (
 from relaytts.jobs import JOB_ID_METADATA
 from relaytts.sampling import SamplingParams
 from relaytts.settings import EdgeSettings
+from relaytts.voices import MAX_CACHED_VOICE_HASHES
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -244,6 +246,9 @@ class _ClientBase:
             raise InvalidArgument(f"`timeout` must be a positive number of seconds; given {timeout!r}")
         if max_retries < 0:
             raise InvalidArgument(f"`max_retries` must be at least 0; given {max_retries}")
+        if not 0 <= style_cache_entries <= MAX_CACHED_VOICE_HASHES:  # all of them are announced per request
+            raise InvalidArgument(f"`style_cache_entries` must be in [0, {MAX_CACHED_VOICE_HASHES}]; given "
+                                  f"{style_cache_entries}")
         self.gateway = gateway
         self.timeout = float(timeout)
         self.max_retries = max_retries
@@ -364,7 +369,7 @@ def _initial_metadata(call: Any) -> Any:  # noqa: ANN401
         return None
 
 
-class Client(_ClientBase):
+class Client(VoicesMixin, _ClientBase):
     """Synchronous client of a relaytts gateway (see the module docstring for defaults and resume).
 
     - ``gateway``: ``host:port``; ``api_key``: sent as ``authorization: Bearer <key>``;
@@ -385,6 +390,7 @@ class Client(_ClientBase):
                          else grpc.insecure_channel(gateway, options))
         self._synthesis = pb_grpc.SynthesisStub(self._channel)
         self._models = pb_grpc.ModelsStub(self._channel)
+        self._voices = pb_grpc.VoicesStub(self._channel)
         self._lock = threading.Lock()
 
     def __enter__(self) -> Client:

@@ -21,12 +21,16 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from orchestrator.auth import OPEN_MODE_TENANT, ApiKeys
+from orchestrator.book_store import BookStore
+from orchestrator.books import BatchSender, BooksServicer
 from orchestrator.celery_client import CeleryEnqueuer
 from orchestrator.interceptors import AuthInterceptor, ErrorInterceptor
 from orchestrator.jobs import JobStore
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles, ModelsServicer
 from orchestrator.synthesis import Admission, SynthesisServicer
+from orchestrator.voice_store import VoiceStore
+from orchestrator.voices import VoiceSender, VoicesServicer
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
 from relaytts.errors import InvalidArgument, Unavailable
@@ -106,10 +110,20 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
         bundle_ids=deps.edge.accepted_bundle_ids if deps.edge is not None else (),
     )
     pb_grpc.add_SynthesisServicer_to_server(synthesis, server)
+    books = BooksServicer(settings=settings, store=BookStore(deps.redis, settings.books),
+                          send=BatchSender(deps.enqueuer.app), metrics=deps.metrics, admission=synthesis.admission,
+                          bundle_ids=synthesis.bundle_ids)
+    pb_grpc.add_BooksServicer_to_server(books, server)
+    voices = VoicesServicer(settings=settings.gateway, store=VoiceStore(deps.redis, settings.redis.stream_ttl_seconds),
+                            enqueue=VoiceSender(deps.enqueuer.app), metrics=deps.metrics, edge=deps.edge)
+    synthesis.check_voice = voices.check_usable
+    books.check_voice = voices.check_usable  # a book's voice is checked as a stream's
+    pb_grpc.add_VoicesServicer_to_server(voices, server)
     pb_grpc.add_ModelsServicer_to_server(ModelsServicer(deps.edge), server)
     health_servicer = health.aio.HealthServicer()  # "" (the whole server) starts SERVING
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (pb.DESCRIPTOR.services_by_name["Synthesis"].full_name, pb.DESCRIPTOR.services_by_name["Models"].full_name,
+             pb.DESCRIPTOR.services_by_name["Books"].full_name, pb.DESCRIPTOR.services_by_name["Voices"].full_name,
              health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
     address = f"{settings.gateway.host}:{settings.gateway.port}"

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import secrets
 import time
 import uuid
@@ -33,19 +34,19 @@ from relaytts.errors import BundleMismatch, InvalidArgument, Overloaded, RelayEr
 from relaytts.jobs import JOB_ID_METADATA, SynthesisJob
 from relaytts.sampling import SamplingParams
 from relaytts.settings import GatewaySettings
+from relaytts.voices import DEFAULT_VOICE_IDS, MAX_CACHED_VOICE_HASHES, voice_not_found_message
 
 __all__ = ["Admission", "SynthesisServicer", "validate_request"]
 
 log = logging.getLogger(__name__)
 
 LANGUAGES: Final = ("auto", "zh", "en", "ja")
-VOICES: Final = ("", "default")
-"""The only voice until the voice library: the bundle's default (by name or empty)."""
+VOICE_ID: Final = re.compile(r"[0-9a-f]{32}")
+"""A registered voice's id (``relaytts.voices``); ``""``/``default`` name the bundle's default voice."""
 SAMPLING_FIELDS: Final = ("top_k", "top_p", "temperature", "repetition_penalty", "max_new_tokens")
 """SamplingParams fields a request may set (the seed travels as ``SynthesisJob.seed``)."""
 NOISE_SCALE_DEFAULT: Final = 0.5
 NOISE_SCALE_MAX: Final = 2.0
-MAX_CACHED_VOICE_HASHES: Final = 256
 SEED_BITS: Final = 31
 """A random job seed when the request sets none."""
 """Initial metadata of Synthesize: the job id, sent before the first chunk (resume needs it)."""
@@ -67,8 +68,9 @@ def validate_request(
     language = request.language or "auto"
     if language not in LANGUAGES:
         raise InvalidArgument(f"`language` must be one of {', '.join(LANGUAGES)}; given {request.language[:40]!r}")
-    if request.voice not in VOICES:
-        raise VoiceNotFound(f"`voice` must be one of the available voices (default); given {request.voice[:80]!r}")
+    if request.voice not in DEFAULT_VOICE_IDS and not VOICE_ID.fullmatch(request.voice):
+        raise VoiceNotFound(f"`voice` must be `default` or a registered voice id (32 hex characters); given "
+                            f"{request.voice[:80]!r}")
     sampling = {name: getattr(request.sampling, name) for name in SAMPLING_FIELDS if request.sampling.HasField(name)}
     seed = request.sampling.seed if request.sampling.HasField("seed") else None
     SamplingParams(**sampling, seed=seed).validate()
@@ -122,6 +124,9 @@ class SynthesisServicer(pb_grpc.SynthesisServicer):
     metrics: GatewayMetrics
     admission: Admission
     bundle_ids: tuple[str, ...] = ()
+    check_voice: Callable[[str, str], Awaitable[None]] | None = None
+    """``(tenant, voice)``: raises unless a registered voice is the tenant's and fits the served bundle
+    (``VoicesServicer.check_usable``). None: only the default voice exists."""
     draining: bool = False
     """Set while the gateway shuts down: streams it cancels are not client cancels."""
 
@@ -142,6 +147,10 @@ class SynthesisServicer(pb_grpc.SynthesisServicer):
         started = time.perf_counter()
         tenant = current_tenant()
         fields = validate_request(request, self.settings, self.bundle_ids)
+        if request.voice not in DEFAULT_VOICE_IDS:
+            if self.check_voice is None:
+                raise VoiceNotFound(voice_not_found_message(request.voice))
+            await self.check_voice(tenant, request.voice)
         with self.admission.slot():
             job = SynthesisJob(job_id=uuid.uuid4().hex, tenant=tenant, enqueued_at=time.time(), **fields)
             await self.jobs.create(job)

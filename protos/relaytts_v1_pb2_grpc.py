@@ -351,3 +351,723 @@ class Models:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BooksStub:
+    """---- books ----
+
+    Queued audiobook jobs. A book (plain text, Markdown or EPUB) is parsed into chapters at submission;
+    a worker splits them into segments with the same segmenter as Synthesize, and each segment is one
+    task on the `t2s.batch` queue, served below live traffic. Each segment's tokens are kept as a
+    one-segment job in the Synthesize chunk format; the edge fetches them with StreamSegment and renders
+    chapter files. Every call is scoped to the caller's tenant: another tenant's job is NOT_FOUND.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SubmitBook = channel.stream_unary(
+                '/relaytts.v1.Books/SubmitBook',
+                request_serializer=protos_dot_relaytts__v1__pb2.SubmitBookRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.BookJob.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/relaytts.v1.Books/GetJob',
+                request_serializer=protos_dot_relaytts__v1__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.BookJob.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/relaytts.v1.Books/ListJobs',
+                request_serializer=protos_dot_relaytts__v1__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/relaytts.v1.Books/WatchJob',
+                request_serializer=protos_dot_relaytts__v1__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.JobEvent.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/relaytts.v1.Books/CancelJob',
+                request_serializer=protos_dot_relaytts__v1__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
+        self.RerollSegment = channel.unary_unary(
+                '/relaytts.v1.Books/RerollSegment',
+                request_serializer=protos_dot_relaytts__v1__pb2.RerollSegmentRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.BookSegment.FromString,
+                _registered_method=True)
+        self.StreamSegment = channel.unary_stream(
+                '/relaytts.v1.Books/StreamSegment',
+                request_serializer=protos_dot_relaytts__v1__pb2.StreamSegmentRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.LatentChunk.FromString,
+                _registered_method=True)
+
+
+class BooksServicer:
+    """---- books ----
+
+    Queued audiobook jobs. A book (plain text, Markdown or EPUB) is parsed into chapters at submission;
+    a worker splits them into segments with the same segmenter as Synthesize, and each segment is one
+    task on the `t2s.batch` queue, served below live traffic. Each segment's tokens are kept as a
+    one-segment job in the Synthesize chunk format; the edge fetches them with StreamSegment and renders
+    chapter files. Every call is scoped to the caller's tenant: another tenant's job is NOT_FOUND.
+    """
+
+    def SubmitBook(self, request_iterator, context):
+        """Upload a book: a `header` message first, then the file in `data` pieces (at most the gateway's
+        configured size in all). Answers with the queued job, chapters included; its segments exist once a
+        worker has planned it (`planned`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """A job's state: progress counters, ETA, chapters, and with `include_segments` every segment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """The caller's jobs, newest first (without chapters).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """Progress of a job: a snapshot first, then an event per change and a fresh snapshot every few
+        seconds, until the job has ended (the event with `final`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Stop a job: queued segments are skipped and running ones stop within one decode step.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RerollSegment(self, request, context):
+        """Redo one segment with a new seed (a new take); every other segment stays as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamSegment(self, request, context):
+        """The chunks of a segment's current take, replayed then tailed until its final chunk: a one-segment
+        job (segment_index 0, segment_count 1, job_id = the take id) that ChunkAssembler-style clients decode.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BooksServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SubmitBook': grpc.stream_unary_rpc_method_handler(
+                    servicer.SubmitBook,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.SubmitBookRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.BookJob.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.GetJobRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.BookJob.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.ListJobsRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.WatchJobRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.JobEvent.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.CancelJobRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'RerollSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RerollSegment,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.RerollSegmentRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.BookSegment.SerializeToString,
+            ),
+            'StreamSegment': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamSegment,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.StreamSegmentRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.LatentChunk.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'relaytts.v1.Books', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('relaytts.v1.Books', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Books:
+    """---- books ----
+
+    Queued audiobook jobs. A book (plain text, Markdown or EPUB) is parsed into chapters at submission;
+    a worker splits them into segments with the same segmenter as Synthesize, and each segment is one
+    task on the `t2s.batch` queue, served below live traffic. Each segment's tokens are kept as a
+    one-segment job in the Synthesize chunk format; the edge fetches them with StreamSegment and renders
+    chapter files. Every call is scoped to the caller's tenant: another tenant's job is NOT_FOUND.
+    """
+
+    @staticmethod
+    def SubmitBook(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/relaytts.v1.Books/SubmitBook',
+            protos_dot_relaytts__v1__pb2.SubmitBookRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.BookJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/relaytts.v1.Books/GetJob',
+            protos_dot_relaytts__v1__pb2.GetJobRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.BookJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/relaytts.v1.Books/ListJobs',
+            protos_dot_relaytts__v1__pb2.ListJobsRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/relaytts.v1.Books/WatchJob',
+            protos_dot_relaytts__v1__pb2.WatchJobRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/relaytts.v1.Books/CancelJob',
+            protos_dot_relaytts__v1__pb2.CancelJobRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RerollSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/relaytts.v1.Books/RerollSegment',
+            protos_dot_relaytts__v1__pb2.RerollSegmentRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.BookSegment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/relaytts.v1.Books/StreamSegment',
+            protos_dot_relaytts__v1__pb2.StreamSegmentRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.LatentChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class VoicesStub:
+    """---- voices ----
+
+    The voice library: voices registered from a 3-10 s reference clip and its transcript. A worker computes
+    a voice's conditioning once (prompt phones + BERT, prompt semantic tokens, style vector `ge`) and the
+    gateway stores it; Synthesize then takes the voice id. Every call is scoped to the caller's tenant:
+    another tenant's voice id is NOT_FOUND, with the same message as an unknown one.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RegisterVoice = channel.stream_unary(
+                '/relaytts.v1.Voices/RegisterVoice',
+                request_serializer=protos_dot_relaytts__v1__pb2.RegisterVoiceRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.VoiceInfo.FromString,
+                _registered_method=True)
+        self.ListVoices = channel.unary_unary(
+                '/relaytts.v1.Voices/ListVoices',
+                request_serializer=protos_dot_relaytts__v1__pb2.ListVoicesRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.ListVoicesResponse.FromString,
+                _registered_method=True)
+        self.GetVoice = channel.unary_unary(
+                '/relaytts.v1.Voices/GetVoice',
+                request_serializer=protos_dot_relaytts__v1__pb2.GetVoiceRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.VoiceInfo.FromString,
+                _registered_method=True)
+        self.UpdateVoice = channel.stream_unary(
+                '/relaytts.v1.Voices/UpdateVoice',
+                request_serializer=protos_dot_relaytts__v1__pb2.UpdateVoiceRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.VoiceInfo.FromString,
+                _registered_method=True)
+        self.DeleteVoice = channel.unary_unary(
+                '/relaytts.v1.Voices/DeleteVoice',
+                request_serializer=protos_dot_relaytts__v1__pb2.DeleteVoiceRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.DeleteVoiceResponse.FromString,
+                _registered_method=True)
+        self.ExportVoices = channel.unary_stream(
+                '/relaytts.v1.Voices/ExportVoices',
+                request_serializer=protos_dot_relaytts__v1__pb2.ExportVoicesRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.FileChunk.FromString,
+                _registered_method=True)
+        self.ImportVoices = channel.stream_unary(
+                '/relaytts.v1.Voices/ImportVoices',
+                request_serializer=protos_dot_relaytts__v1__pb2.ImportVoicesRequest.SerializeToString,
+                response_deserializer=protos_dot_relaytts__v1__pb2.ImportVoicesResponse.FromString,
+                _registered_method=True)
+
+
+class VoicesServicer:
+    """---- voices ----
+
+    The voice library: voices registered from a 3-10 s reference clip and its transcript. A worker computes
+    a voice's conditioning once (prompt phones + BERT, prompt semantic tokens, style vector `ge`) and the
+    gateway stores it; Synthesize then takes the voice id. Every call is scoped to the caller's tenant:
+    another tenant's voice id is NOT_FOUND, with the same message as an unknown one.
+    """
+
+    def RegisterVoice(self, request_iterator, context):
+        """Register a voice: a `metadata` message first, then the clip in `audio` pieces (WAV, FLAC, OGG or MP3;
+        3-10 s of speech). Answers once a worker has computed and stored the voice (nothing is stored on error).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVoices(self, request, context):
+        """The caller's voices, oldest first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVoice(self, request, context):
+        """One voice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateVoice(self, request_iterator, context):
+        """An `update` message first, then optionally a new clip in `audio` pieces. A new name alone renames; a
+        new transcript, language or clip, or `recompute`, conditions the voice again (as RegisterVoice).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteVoice(self, request, context):
+        """Delete a voice (its conditioning and its clip).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportVoices(self, request, context):
+        """A portable file of voices, in pieces: a zip of voices.json, the arrays as .npy files and the clips.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportVoices(self, request_iterator, context):
+        """Load a file made by ExportVoices into the caller's tenant: `options` first, then the file in `data`
+        pieces. All or nothing: a file with one bad voice imports none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_VoicesServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RegisterVoice': grpc.stream_unary_rpc_method_handler(
+                    servicer.RegisterVoice,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.RegisterVoiceRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.VoiceInfo.SerializeToString,
+            ),
+            'ListVoices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVoices,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.ListVoicesRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.ListVoicesResponse.SerializeToString,
+            ),
+            'GetVoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoice,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.GetVoiceRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.VoiceInfo.SerializeToString,
+            ),
+            'UpdateVoice': grpc.stream_unary_rpc_method_handler(
+                    servicer.UpdateVoice,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.UpdateVoiceRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.VoiceInfo.SerializeToString,
+            ),
+            'DeleteVoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteVoice,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.DeleteVoiceRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.DeleteVoiceResponse.SerializeToString,
+            ),
+            'ExportVoices': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportVoices,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.ExportVoicesRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.FileChunk.SerializeToString,
+            ),
+            'ImportVoices': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportVoices,
+                    request_deserializer=protos_dot_relaytts__v1__pb2.ImportVoicesRequest.FromString,
+                    response_serializer=protos_dot_relaytts__v1__pb2.ImportVoicesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'relaytts.v1.Voices', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('relaytts.v1.Voices', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Voices:
+    """---- voices ----
+
+    The voice library: voices registered from a 3-10 s reference clip and its transcript. A worker computes
+    a voice's conditioning once (prompt phones + BERT, prompt semantic tokens, style vector `ge`) and the
+    gateway stores it; Synthesize then takes the voice id. Every call is scoped to the caller's tenant:
+    another tenant's voice id is NOT_FOUND, with the same message as an unknown one.
+    """
+
+    @staticmethod
+    def RegisterVoice(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/relaytts.v1.Voices/RegisterVoice',
+            protos_dot_relaytts__v1__pb2.RegisterVoiceRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.VoiceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVoices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/relaytts.v1.Voices/ListVoices',
+            protos_dot_relaytts__v1__pb2.ListVoicesRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.ListVoicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/relaytts.v1.Voices/GetVoice',
+            protos_dot_relaytts__v1__pb2.GetVoiceRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.VoiceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateVoice(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/relaytts.v1.Voices/UpdateVoice',
+            protos_dot_relaytts__v1__pb2.UpdateVoiceRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.VoiceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteVoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/relaytts.v1.Voices/DeleteVoice',
+            protos_dot_relaytts__v1__pb2.DeleteVoiceRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.DeleteVoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportVoices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/relaytts.v1.Voices/ExportVoices',
+            protos_dot_relaytts__v1__pb2.ExportVoicesRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.FileChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportVoices(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/relaytts.v1.Voices/ImportVoices',
+            protos_dot_relaytts__v1__pb2.ImportVoicesRequest.SerializeToString,
+            protos_dot_relaytts__v1__pb2.ImportVoicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

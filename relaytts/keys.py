@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["PREFIX", "job_cancel_key", "job_key", "job_stream_key", "worker_heartbeat_key"]
+__all__ = [
+    "PREFIX",
+    "book_cancel_key",
+    "book_events_key",
+    "book_key",
+    "book_plan_key",
+    "book_segments_key",
+    "book_source_key",
+    "job_cancel_key",
+    "job_key",
+    "job_stream_key",
+    "tenant_books_key",
+    "tenant_voices_key",
+    "voice_key",
+    "voice_registration_key",
+    "voice_registration_result_key",
+    "worker_heartbeat_key",
+]
 
 PREFIX: Final = "relaytts"
 
@@ -27,3 +44,59 @@ def job_cancel_key(job_id: str) -> str:
 def worker_heartbeat_key(hostname: str) -> str:
     """A one-line summary a live worker refreshes with a TTL (``relaytts worker --check``)."""
     return f"{PREFIX}:worker:{hostname}"
+
+
+def book_key(book_id: str) -> str:
+    """Hash of a book job: tenant, title, sampling, status, timestamps and the progress counters."""
+    return f"{PREFIX}:book:{book_id}"
+
+
+def book_source_key(book_id: str) -> str:
+    """The parsed chapters (JSON ``[{"title", "text"}]``) until a worker has planned the book."""
+    return f"{PREFIX}:book:{book_id}:source"
+
+
+def book_plan_key(book_id: str) -> str:
+    """JSON ``[{"title", "chars", "segments"}]``: the chapters (segment counts once planned)."""
+    return f"{PREFIX}:book:{book_id}:plan"
+
+
+def book_segments_key(book_id: str) -> str:
+    """Hash of every segment's fields, named ``{chapter}.{segment}.{field}`` (``relaytts.books``)."""
+    return f"{PREFIX}:book:{book_id}:segments"
+
+
+def book_events_key(book_id: str) -> str:
+    """Stream of the book's progress events (``WatchJob`` tails it)."""
+    return f"{PREFIX}:book:{book_id}:events"
+
+
+def book_cancel_key(book_id: str) -> str:
+    """Exists (value "1") once the book is cancelled; segment tasks check it between decode steps."""
+    return f"{PREFIX}:book:{book_id}:cancel"
+
+
+def tenant_books_key(tenant: str) -> str:
+    """Sorted set of a tenant's book ids by creation time (``ListJobs``)."""
+    return f"{PREFIX}:tenant:{tenant}:books"
+
+
+def voice_key(tenant: str, voice_id: str) -> str:
+    """Hash of one registered voice: metadata, conditioning arrays (raw little-endian) and the clip
+    (field list in ``relaytts.voices``). Scoped by tenant, so another tenant's id names no key at all."""
+    return f"{PREFIX}:tenant:{tenant}:voice:{voice_id}"
+
+
+def tenant_voices_key(tenant: str) -> str:
+    """Sorted set of a tenant's voice ids by creation time (``ListVoices``)."""
+    return f"{PREFIX}:tenant:{tenant}:voices"
+
+
+def voice_registration_key(registration_id: str) -> str:
+    """Hash of a pending registration: tenant, voice id, the uploaded clip, deliveries (deleted when decided)."""
+    return f"{PREFIX}:voicereg:{registration_id}"
+
+
+def voice_registration_result_key(registration_id: str) -> str:
+    """Stream holding a registration's one outcome entry (first writer wins; the gateway waits on it)."""
+    return f"{PREFIX}:voicereg:{registration_id}:result"

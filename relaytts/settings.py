@@ -18,6 +18,7 @@ from typing import Any, Final
 from relaytts.errors import InvalidArgument
 
 __all__ = [
+    "BooksSettings",
     "EdgeSettings",
     "GatewaySettings",
     "MetricsSettings",
@@ -63,6 +64,8 @@ class GatewaySettings:
     ``Resume``; then it is cancelled. 0 = cancel at once. The ``Cancel`` RPC is always immediate."""
     bundle: str = ""
     """Bundle directory whose edge files the gateway serves (GetModelInfo, FetchModelFile)."""
+    max_voice_upload_bytes: int = 16777216
+    """Largest reference clip ``RegisterVoice``/``UpdateVoice`` accept (bytes of the uploaded file)."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,8 @@ class WorkerSettings:
     """ONNX Runtime threads per graph (0 = one per core)."""
     concurrency: int = 1
     """Celery worker processes; each loads the models once, after the fork."""
-    queues: str = "t2s.interactive"
-    """Comma-separated Celery queues to consume."""
+    queues: str = "t2s.interactive,voices"
+    """Comma-separated Celery queues to consume (``voices``: registering voices from reference clips)."""
     first_chunk_tokens: int = 8
     """Tokens in a job's first chunk (small, for time to first audio)."""
     chunk_tokens: int = 25
@@ -108,12 +111,29 @@ class EdgeSettings:
 
 
 @dataclass(frozen=True)
+class BooksSettings:
+    ttl_seconds: int = 604800
+    """How long a book job (its state, segment streams and progress events) lives after its last change."""
+    max_file_bytes: int = 33554432
+    """Largest book file ``SubmitBook`` accepts (bytes; EPUB images count)."""
+    max_text_chars: int = 5000000
+    """Most characters of text a book may hold once extracted from its file."""
+    batch_concurrency: int = 1
+    """Processes of the separate ``t2s.batch`` worker that ``relaytts up`` starts (0 = none: books wait)."""
+    batch_nice: int = 10
+    """Niceness (0-19) of that batch worker: live synthesis wins the CPU whenever both want it."""
+    batch_threads: int = 0
+    """ONNX Runtime threads per graph in that batch worker (0 = the same as ``RELAYTTS_WORKER_THREADS``)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    books: BooksSettings = field(default_factory=BooksSettings)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         """Apply ``{"section.field": value}`` (CLI flags); None values are ignored."""

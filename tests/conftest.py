@@ -59,3 +59,34 @@ def full_size(tmp_path_factory):
     gpt, sovits = write_random_checkpoints(root, "v2")
     export_bundle(gpt, sovits, root / "bundle", (Precision.FP32,))
     return gpt, sovits, Bundle.open(root / "bundle")
+
+
+@pytest.fixture(scope="session")
+def hubert_dir(tmp_path_factory):
+    """A tiny random HuBERT folder (chinese-hubert-base architecture, 2 layers; see tests/voice_support.py)."""
+    pytest.importorskip("transformers")
+    from tests.voice_support import write_tiny_hubert
+
+    return write_tiny_hubert(tmp_path_factory.mktemp("hubert") / "chinese-hubert-tiny")
+
+
+@pytest.fixture(scope="session")
+def voice_bundle(upstream_dir, hubert_dir, tmp_path_factory):
+    """The upstream fixture checkpoints (GPT + SoVITS v2) exported fp32 WITH a hubert graph: registers voices."""
+    from bundle import Bundle, Precision
+    from exporter.onnx.bundle_export import export_bundle
+
+    out = tmp_path_factory.mktemp("voice-bundle") / "v2-hubert"
+    export_bundle(upstream_dir / "gpt_v2.ckpt", upstream_dir / "sovits_v2.pth", out, (Precision.FP32,),
+                  hubert_dir=hubert_dir)
+    return Bundle.open(out)
+
+
+@pytest.fixture(scope="session")
+def speech() -> bytes:
+    """A real speech recording (WAV) made with espeak-ng, saying ``tests.voice_support.SPEECH_TEXT``."""
+    from tests.voice_support import espeak_available, espeak_wav
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (apt-get install -y espeak-ng): no speech to register")
+    return espeak_wav()

@@ -21,8 +21,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from celery import Celery, signals
 
-from relaytts.jobs import INTERACTIVE_QUEUE, SYNTHESIZE_TASK, VISIBILITY_TIMEOUT_SECONDS
+from relaytts.jobs import (
+    BATCH_QUEUE,
+    INTERACTIVE_QUEUE,
+    PLAN_BOOK_TASK,
+    SYNTHESIZE_SEGMENT_TASK,
+    SYNTHESIZE_TASK,
+    VISIBILITY_TIMEOUT_SECONDS,
+)
 from relaytts.settings import Settings
+from relaytts.voices import REGISTER_VOICE_TASK, VOICES_QUEUE
 
 if TYPE_CHECKING:
     import redis
@@ -153,7 +161,8 @@ def make_celery_app(settings: Settings) -> WorkerApp:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_routes={SYNTHESIZE_TASK: {"queue": INTERACTIVE_QUEUE}},
+        task_routes={SYNTHESIZE_TASK: {"queue": INTERACTIVE_QUEUE}, REGISTER_VOICE_TASK: {"queue": VOICES_QUEUE},
+                     PLAN_BOOK_TASK: {"queue": BATCH_QUEUE}, SYNTHESIZE_SEGMENT_TASK: {"queue": BATCH_QUEUE}},
         task_default_queue=INTERACTIVE_QUEUE,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         broker_connection_retry_on_startup=True,
@@ -165,9 +174,13 @@ def make_celery_app(settings: Settings) -> WorkerApp:
         # Task events feed celery-exporter / Flower (task_send_sent_event is the sender's, the gateway's).
         worker_send_task_events=True,
     )
+    from workers.book_tasks import register as register_book_tasks
     from workers.tasks import register
+    from workers.voice_tasks import register as register_voice_tasks
 
     register(app)
+    register_voice_tasks(app)
+    register_book_tasks(app)  # relaytts.plan_book, relaytts.synthesize_segment (queue t2s.batch)
     uid = f"relaytts-{id(app)}"
     signals.worker_init.connect(app.on_worker_init, weak=False, dispatch_uid=f"{uid}-init")
     signals.worker_process_init.connect(app.on_process_init, weak=False, dispatch_uid=f"{uid}-process")

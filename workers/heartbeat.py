@@ -15,9 +15,10 @@ import time
 from typing import Final
 
 from relaytts.keys import worker_heartbeat_key
-from relaytts.settings import Settings
+from relaytts.settings import Settings, WorkerSettings
 
-__all__ = ["HEARTBEAT_INTERVAL_SECONDS", "HEARTBEAT_TTL_SECONDS", "Heartbeat", "check", "host_name", "read"]
+__all__ = ["HEARTBEAT_INTERVAL_SECONDS", "HEARTBEAT_TTL_SECONDS", "Heartbeat", "check", "heartbeat_name", "host_name",
+           "read"]
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,22 @@ def host_name() -> str:
     return socket.gethostname()
 
 
+def heartbeat_name(settings: Settings) -> str:
+    """The host, plus the queues when they are not the default one: a live worker and a ``t2s.batch``
+    worker on one host (as ``relaytts up`` runs them) keep a heartbeat each."""
+    def normal(value: str) -> str:
+        return ",".join(sorted(q.strip() for q in value.split(",") if q.strip()))
+
+    queues = normal(settings.worker.queues)
+    return host_name() if queues == normal(WorkerSettings.queues) else f"{host_name()}+{queues}"
+
+
 class Heartbeat:
     """``start()`` in the Celery parent when the worker is ready, ``stop()`` at shutdown."""
 
     def __init__(self, settings: Settings, hostname: str | None = None) -> None:
         self.settings = settings
-        self.hostname = hostname or host_name()
+        self.hostname = hostname or heartbeat_name(settings)
         self.key = worker_heartbeat_key(self.hostname)
         self.started = time.time()
         self._stop = threading.Event()
@@ -100,7 +111,7 @@ def read(settings: Settings, hostname: str | None = None) -> str | None:
     try:
         client = redis.Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=5)
         try:
-            value = client.get(worker_heartbeat_key(hostname or host_name()))
+            value = client.get(worker_heartbeat_key(hostname or heartbeat_name(settings)))
         finally:
             client.close()
     except redis.RedisError as exc:

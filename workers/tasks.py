@@ -29,12 +29,13 @@ import numpy as np
 import redis
 
 from protos import relaytts_v1_pb2 as pb
-from relaytts.errors import InvalidArgument, RelayError, VoiceNotFound
+from relaytts.errors import InvalidArgument, RelayError
 from relaytts.jobs import SYNTHESIZE_TASK, JobStatus, SynthesisJob
 from relaytts.sampling import SamplingParams, StopReason
 from relaytts.settings import Settings
 from workers.metrics import WorkerMetrics, worker_metrics
 from workers.publisher import ChunkPublisher, ResumePoint, Superseded
+from workers.voice_store import resolve_voice
 
 if TYPE_CHECKING:
     from celery import Task
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from workers.app import Runtime, WorkerApp
     from workers.frontend import PhonemizedSegment
     from workers.t2s import TokenChunk
+    from workers.voice import Voice
 
 __all__ = ["MAX_DELIVERIES", "JobRun", "register", "segment_params", "stop_reason_to_pb"]
 
@@ -110,6 +112,8 @@ class JobRun:
         self.publisher = ChunkPublisher(runtime.redis, settings.redis, job.job_id)
         self.first_of_epoch = True
         self.queue_wait = 0.0
+        self.voice: Voice = runtime.voice
+        """The job's voice: the bundle's default, or the tenant's registered voice (resolved in ``_produce``)."""
 
     def run(self) -> None:
         """Produce the job from its resume point to its final chunk (protocol §2.1-2.6)."""
@@ -168,10 +172,8 @@ class JobRun:
 
     def _produce(self, resume: ResumePoint) -> int:
         """Frontend, then every segment from the resume point; the proto stop reason of the last one."""
-        job, frontend = self.job, self.runtime.frontend
-        if job.voice not in ("", self.runtime.voice.name):
-            raise VoiceNotFound(f"`voice` must be '' or {self.runtime.voice.name!r} (the only voice served); "
-                                f"given {job.voice!r}")
+        job, frontend, runtime = self.job, self.runtime.frontend, self.runtime
+        self.voice = resolve_voice(runtime.redis, runtime.voice, runtime.bundle.manifest, job.tenant, job.voice)
         started = time.perf_counter()
         segments = frontend.phonemize(job.text, job.language)
         phonemize_seconds = time.perf_counter() - started
@@ -198,8 +200,13 @@ class JobRun:
         metrics.observe_stage("frontend", frontend_seconds)
         params = segment_params(job.sampling, job.seed, index, len(segment.ids))
         clock = _StepClock(self.publisher.cancelled, lambda s: metrics.observe_stage("decode_step", s))
-        chunks: Iterator[TokenChunk] = runtime.engine.stream(segment.ids, bert, runtime.voice.prompt_tokens,
-                                                             params, runtime.policy, clock)
+        voice = self.voice
+        phones = np.asarray(segment.ids, np.int64)
+        if len(voice.prompt_phones):  # upstream: T2S reads [prompt text ; target text], then the prompt tokens
+            phones = np.concatenate([voice.prompt_phones, phones])
+            bert = np.concatenate([voice.prompt_bert, bert], axis=1)
+        chunks: Iterator[TokenChunk] = runtime.engine.stream(phones, bert, voice.prompt_tokens, params,
+                                                             runtime.policy, clock)
         first = True
         while True:
             started = time.perf_counter()
@@ -236,7 +243,7 @@ class JobRun:
 
     def _describe_job(self, chunk: pb.LatentChunk, segment_count: int) -> None:
         """The fields of an epoch's first chunk: voice hash, ge (unless cached), segment count, queue wait."""
-        voice = self.runtime.voice
+        voice = self.voice
         chunk.voice_hash = voice.voice_hash
         if voice.voice_hash not in self.job.cached_voice_hashes:
             chunk.ge = np.ascontiguousarray(voice.ge, "<f4").tobytes()

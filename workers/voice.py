@@ -1,14 +1,15 @@
 """Voice conditioning the T2S engine and the edge vocoder need, and the bundle's default voice.
 
-Until voices can be registered from recordings, every bundle has one ``default`` voice: no prompt
-(upstream's reference-free mode) and a style vector computed by the bundle's own style encoder from
-a reference recording, or from a synthetic harmonic tone when none is given (arbitrary timbre).
+Every bundle has one ``default`` voice: no prompt (upstream's reference-free mode) and a style vector
+computed by the bundle's own style encoder from a reference recording, or from a synthetic harmonic
+tone when none is given (arbitrary timbre). Registered voices (``workers.conditioning``,
+``workers.voice_store``) carry a prompt: the transcript's phones and BERT features and the clip's tokens.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,10 @@ class Voice:
     """int64 phone ids of the reference transcript (empty: reference-free)."""
     prompt_tokens: np.ndarray
     """int64 semantic tokens of the reference (empty: reference-free)."""
+    prompt_bert: np.ndarray = field(default_factory=lambda: np.zeros((1024, 0), np.float32))
+    """float32 [1024, len(prompt_phones)] BERT features of the reference transcript."""
+    bundle_id: str = ""
+    """The bundle a registered voice was computed with (empty: the serving bundle's own default voice)."""
 
     @property
     def voice_hash(self) -> str:

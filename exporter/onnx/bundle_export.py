@@ -3,7 +3,9 @@
 Every graph is exported in fp32 and checked against the PyTorch reference on random inputs of
 several lengths (1, typical and long); an fp32 graph that misses the 1e-4 bound stops the export.
 With ``bert_dir`` the optional ``bert`` graph (Chinese RoBERTa features, checked against
-transformers) is added, with its vocabulary as ``bert_vocab.txt`` beside it.
+transformers) is added, with its vocabulary as ``bert_vocab.txt`` beside it; with ``hubert_dir`` the
+optional ``hubert`` graph (chinese-hubert-base features for voice registration, checked against
+transformers at several clip lengths).
 Reduced-precision variants are always written, measured against fp32 and marked validated or not,
 with the reason, so a user can still try one that failed a check.
 """
@@ -24,7 +26,7 @@ import torch
 from bundle.manifest import MANIFEST_NAME, GraphFile, Manifest, Precision, Role, sha256_file
 from bundle.session import create_session
 from exporter.checkpoint_io import read_checkpoint
-from exporter.onnx import bert_export, sovits_export, t2s_export
+from exporter.onnx import bert_export, hubert_export, sovits_export, t2s_export
 from exporter.onnx.bundle_readme import bundle_readme
 from exporter.onnx.variants import to_fp16, to_int8
 from exporter.sovits import load_sovits
@@ -36,7 +38,7 @@ __all__ = ["ExportError", "ParityRow", "export_bundle"]
 FP32_TOLERANCE = 1e-4
 GREEDY_STEPS = 200
 FILE_NAMES = {Role.T2S: "t2s", Role.PROMPT_EXTRACTOR: "prompt_extractor", Role.STYLE_ENCODER: "style_encoder",
-              Role.VOCODER: "vocoder", Role.BERT: "bert"}
+              Role.VOCODER: "vocoder", Role.BERT: "bert", Role.HUBERT: "hubert"}
 #: Which variants are made for which graph: int8 only where decoding is weight-bound (T2S).
 VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER), Precision.INT8: (Role.T2S,)}
 
@@ -71,12 +73,15 @@ def export_bundle(
     force: bool = False,
     on_step: Callable[[str], None] | None = None,
     bert_dir: str | Path | None = None,
+    hubert_dir: str | Path | None = None,
 ) -> tuple[Manifest, list[ParityRow]]:
     """Export ``gpt`` + ``sovits`` checkpoints into ``out``; returns the manifest and the parity table.
 
     ``bert_dir``: a local chinese-roberta-wwm-ext-large folder (Hugging Face format) to add the
     optional ``bert`` graph from; fp32 only, listed in the manifest like every graph, with its
     vocabulary file named by the graph's metadata (see ``exporter.onnx.bert_export``).
+    ``hubert_dir``: a local chinese-hubert-base folder (Hugging Face ``HubertModel``) to add the optional
+    ``hubert`` graph from (fp32 only; see ``exporter.onnx.hubert_export``); voice registration needs it.
 
     The bundle is built in a sibling temporary directory and moved into place only when complete,
     so a failed or interrupted export never leaves a half bundle behind.
@@ -90,7 +95,8 @@ def export_bundle(
     build.mkdir(parents=True)
     try:
         manifest, rows = _export_into(Path(gpt), Path(sovits), build, tuple(dict.fromkeys(precisions)), say,
-                                      Path(bert_dir) if bert_dir is not None else None)
+                                      Path(bert_dir) if bert_dir is not None else None,
+                                      Path(hubert_dir) if hubert_dir is not None else None)
         (build / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         (build / "README.md").write_text(bundle_readme(manifest), encoding="utf-8")
         if out.exists():
@@ -102,7 +108,8 @@ def export_bundle(
 
 
 def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Precision, ...],
-                 say: Callable[[str], None], bert_dir: Path | None = None) -> tuple[Manifest, list[ParityRow]]:
+                 say: Callable[[str], None], bert_dir: Path | None = None,
+                 hubert_dir: Path | None = None) -> tuple[Manifest, list[ParityRow]]:
     import onnxruntime
 
     say("loading checkpoints")
@@ -118,6 +125,10 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
     if bert_dir is not None:
         say("loading BERT")
         bert = bert_export.load_bert(bert_dir)
+    hubert = None
+    if hubert_dir is not None:
+        say("loading HuBERT")
+        hubert = hubert_export.load_hubert(hubert_dir)
     rows: list[ParityRow] = []
     files: list[GraphFile] = []
     fp32_paths: dict[Role, Path] = {}
@@ -134,6 +145,9 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
     if bert is not None:
         graphs.append((Role.BERT, lambda p: bert_export.export_bert_graph(bert, p),
                        lambda s: bert_export.bert_parity(bert, s)))
+    if hubert is not None:
+        graphs.append((Role.HUBERT, lambda p: hubert_export.export_hubert_graph(hubert, p),
+                       lambda s: hubert_export.hubert_parity(hubert, s)))
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -189,7 +203,7 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
         sources={
             "gpt": {"file": gpt.name, "sha256": sha256_file(gpt), "info": gpt_raw.info},
             "sovits": {"file": sovits_path.name, "sha256": sha256_file(sovits_path), "info": sovits_raw.info},
-        } | ({"bert": bert.source()} if bert is not None else {}),
+        } | {name: extra.source() for name, extra in (("bert", bert), ("hubert", hubert)) if extra is not None},
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return manifest, rows

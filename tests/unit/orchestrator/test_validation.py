@@ -39,7 +39,8 @@ def test_oversized_text_names_the_limit_and_the_length():
     ({"text": ""}, InvalidArgument, "`text` must be non-empty after stripping whitespace; given ''"),
     ({"text": " \n\t"}, InvalidArgument, "`text` must be non-empty"),
     ({"language": "de"}, InvalidArgument, "`language` must be one of auto, zh, en, ja; given 'de'"),
-    ({"voice": "bob"}, VoiceNotFound, "`voice` must be one of the available voices (default); given 'bob'"),
+    ({"voice": "bob"}, VoiceNotFound, "`voice` must be `default` or a registered voice id (32 hex characters); "
+                                      "given 'bob'"),
     ({"sampling": pb.SamplingParams(top_p=0)}, InvalidArgument, "`top_p` must be in (0, 1]; given 0.0"),
     ({"sampling": pb.SamplingParams(repetition_penalty=0.5)}, InvalidArgument, "`repetition_penalty`"),
     ({"sampling": pb.SamplingParams(max_new_tokens=5000)}, InvalidArgument, "`max_new_tokens` must be in [1, 1500]"),

@@ -1,0 +1,49 @@
+"""The Voices servicer's cheap checks: field validation, the worker's error codes, bundles that cannot register."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.metrics import GatewayMetrics
+from orchestrator.models import EdgeFiles
+from orchestrator.voices import VoicesServicer, error_for, validate_language, validate_name, validate_transcript
+from protos import relaytts_v1_pb2 as pb
+from relaytts.errors import BundleError, InvalidArgument, RelayError, Unavailable, VoiceNotFound
+from relaytts.settings import GatewaySettings
+
+
+def test_fields_are_checked_with_the_limit_and_the_value():
+    assert validate_language("") == "auto" and validate_language("ja") == "ja"
+    with pytest.raises(InvalidArgument, match="`language` must be one of auto, zh, en, ja; given 'yue'"):
+        validate_language("yue")
+    assert validate_transcript("  Hello.  ") == "Hello."
+    with pytest.raises(InvalidArgument, match="`transcript` must be non-empty"):
+        validate_transcript(" \n")
+    with pytest.raises(InvalidArgument, match="`transcript` must be at most 1000 characters; given 1001"):
+        validate_transcript("a" * 1001)
+    with pytest.raises(InvalidArgument, match="`name` must be at most 128 characters; given 129"):
+        validate_name("n" * 129)
+
+
+def test_worker_outcome_codes_become_the_same_error_classes():
+    assert type(error_for("INVALID_ARGUMENT", "bad clip")) is InvalidArgument
+    assert type(error_for("NOT_FOUND", "gone")) is VoiceNotFound
+    assert type(error_for("FAILED_PRECONDITION", "v2Pro")) is BundleError
+    assert type(error_for("UNAVAILABLE", "expired")) is Unavailable
+    unknown = error_for("INTERNAL", "")
+    assert type(unknown) is RelayError and unknown.code == "INTERNAL" and "no reason" in unknown.message
+
+
+async def _never(task) -> None:  # noqa: ANN001
+    raise AssertionError("nothing may be enqueued")
+
+
+@pytest.mark.parametrize("version", ["v2Pro", "v2ProPlus"])
+def test_a_gateway_serving_a_pro_bundle_refuses_registration_before_the_upload(version):
+    edge = EdgeFiles(bundle_id="b", edge_bundle_id="e", info=pb.ModelInfo(bundle_id="b", model_version=version),
+                     manifest_bytes=b"{}", paths={})
+    servicer = VoicesServicer(GatewaySettings(), store=None, enqueue=_never, metrics=GatewayMetrics(), edge=edge)
+    with pytest.raises(BundleError, match=f"{version}: its style vector needs a speaker-verification embedding"):
+        servicer._check_bundle_registers()
+    with pytest.raises(InvalidArgument, match="`audio` must be at most 16777216 bytes; given 16777217"):
+        servicer._check_size(16777217)
