@@ -218,22 +218,27 @@ class SynthesisServicer(pb_grpc.SynthesisServicer):
         await self.jobs.attach(job_id)
         try:
             yield
-        except asyncio.CancelledError:
-            if self.draining:
-                self._in_background(self.jobs.detach(job_id))
-            else:
-                self.metrics.stream_cancellations.inc()
-                log.info("job %s: the client cancelled or left; cancelling it unless it resumes within %.1f s",
-                         job_id, self.settings.resume_grace_seconds)
-                self._in_background(self.jobs.cancel_if_abandoned(job_id, self.settings.resume_grace_seconds))
+        except RelayError:
+            await self.jobs.detach(job_id)  # a domain end (queue timeout, ...): the job is not abandoned
             raise
-        except BaseException:
-            await self.jobs.detach(job_id)
+        except (asyncio.CancelledError, Exception):
+            # The client is gone: grpc cancels the handler, or (under load) reports the vanished peer as a
+            # failed write with its own error type. Either way the stream was cut, not ended.
+            self._stream_cut(job_id)
             raise
         else:
             await self.jobs.detach(job_id)
         finally:
             self._streams.discard(stream)
+
+    def _stream_cut(self, job_id: str) -> None:
+        if self.draining:
+            self._in_background(self.jobs.detach(job_id))
+            return
+        self.metrics.stream_cancellations.inc()
+        log.info("job %s: the client cancelled or left; cancelling it unless it resumes within %.1f s",
+                 job_id, self.settings.resume_grace_seconds)
+        self._in_background(self.jobs.cancel_if_abandoned(job_id, self.settings.resume_grace_seconds))
 
     def _in_background(self, work: Awaitable[object]) -> None:
         # The stream's task is being cancelled: the Redis writes run as their own task, kept referenced.
