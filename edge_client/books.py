@@ -21,7 +21,6 @@ second render redoes only chapters that are missing or whose segments were re-ro
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 import grpc
 import numpy as np
 
-from edge_client.client import _read, _Watchdog, backoff_seconds, sampling_to_pb
+from edge_client.client import _read, _Watchdog, backoff_seconds, checked_noise_scale, sampling_to_pb
 from edge_client.stitch import ChunkAssembler
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
@@ -129,9 +128,7 @@ class BookClient:
         if params is not None:
             header.sampling.CopyFrom(params)
         if noise_scale is not None:
-            if not (noise_scale >= 0 and math.isfinite(noise_scale)):
-                raise InvalidArgument(f"`noise_scale` must be a number >= 0; given {noise_scale!r}")
-            header.noise_scale = noise_scale
+            header.noise_scale = checked_noise_scale(noise_scale)
 
         def messages() -> Iterator[pb.SubmitBookRequest]:
             yield pb.SubmitBookRequest(header=header)

@@ -124,6 +124,13 @@ def map_rpc_error(exc: grpc.RpcError, method: str = "", gateway: str = "") -> Re
     return kind(details)
 
 
+def checked_noise_scale(value: float) -> float:
+    """``noise_scale`` as sent: a finite number >= 0, else ``InvalidArgument`` before any call is made."""
+    if not (value >= 0 and math.isfinite(value)):
+        raise InvalidArgument(f"`noise_scale` must be a number >= 0; given {value!r}")
+    return value
+
+
 def sampling_to_pb(sampling: SamplingParams | None, seed: int | None) -> pb.SamplingParams | None:
     """The wire form: only what differs from the defaults is set (unset = the server's default)."""
     if sampling is None and seed is None:
@@ -283,9 +290,7 @@ class _ClientBase:
         if params is not None:
             request.sampling.CopyFrom(params)
         if noise_scale is not None:
-            if not (noise_scale >= 0 and math.isfinite(noise_scale)):
-                raise InvalidArgument(f"`noise_scale` must be a number >= 0; given {noise_scale!r}")
-            request.noise_scale = noise_scale
+            request.noise_scale = checked_noise_scale(noise_scale)
         return request
 
     def _start(self, request: pb.SynthesizeRequest, info: ModelInfo, vocoder: Vocoder, live: bool) -> _Run:

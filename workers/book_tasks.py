@@ -42,7 +42,7 @@ from relaytts.jobs import (
 )
 from relaytts.settings import Settings
 from workers.publisher import ChunkPublisher, ResumePoint
-from workers.tasks import REDIS_RETRIES, REDIS_RETRY_MAX_SECONDS, JobRun
+from workers.tasks import REDIS_RETRIES, JobRun, redis_retry
 from workers.voice_store import resolve_voice
 
 if TYPE_CHECKING:
@@ -288,14 +288,6 @@ def run_segment(task: SegmentTask, app: WorkerApp) -> None:
 def register(app: WorkerApp) -> tuple[Task, Task]:
     """Register ``relaytts.plan_book`` and ``relaytts.synthesize_segment`` on ``app``."""
 
-    def retry(task: Task, exc: Exception, what: str) -> Exception:
-        from workers.metrics import worker_metrics
-
-        worker_metrics().count_error("redis_unavailable")
-        countdown = min(REDIS_RETRY_MAX_SECONDS, 2 ** task.request.retries)
-        log.warning("%s: Redis failed (%s); retry %d in %d s", what, exc, task.request.retries + 1, countdown)
-        return task.retry(exc=exc, countdown=countdown)
-
     @app.task(name=PLAN_BOOK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
               max_retries=REDIS_RETRIES)
     def plan_book(task: Task, book_id: str) -> None:
@@ -303,7 +295,7 @@ def register(app: WorkerApp) -> tuple[Task, Task]:
         try:
             BookPlanner(book_id, app).run()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise retry(task, exc, f"book {book_id} (plan)") from exc
+            raise redis_retry(task, exc, f"book {book_id} (plan)") from exc
 
     @app.task(name=SYNTHESIZE_SEGMENT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
               ignore_result=True, max_retries=REDIS_RETRIES)
@@ -313,6 +305,6 @@ def register(app: WorkerApp) -> tuple[Task, Task]:
         try:
             run_segment(segment, app)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise retry(task, exc, f"book {segment.book_id} segment {segment.chapter}.{segment.segment}") from exc
+            raise redis_retry(task, exc, f"book {segment.book_id} segment {segment.chapter}.{segment.segment}") from exc
 
     return plan_book, synthesize_segment

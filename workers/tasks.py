@@ -252,6 +252,14 @@ class JobRun:
         self.first_of_epoch = False
 
 
+def redis_retry(task: Task, exc: Exception, what: str) -> Exception:
+    """The retry to raise when a delivery could not reach Redis: counted, logged, exponential backoff."""
+    worker_metrics().count_error("redis_unavailable")
+    countdown = min(REDIS_RETRY_MAX_SECONDS, 2 ** task.request.retries)
+    log.warning("%s: Redis failed (%s); retry %d in %d s", what, exc, task.request.retries + 1, countdown)
+    return task.retry(exc=exc, countdown=countdown)
+
+
 def register(app: WorkerApp) -> Task:
     """Register ``relaytts.synthesize`` on ``app``."""
 
@@ -263,10 +271,6 @@ def register(app: WorkerApp) -> Task:
         try:
             JobRun(job, app.runtime, app.settings).run()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            worker_metrics().count_error("redis_unavailable")
-            countdown = min(REDIS_RETRY_MAX_SECONDS, 2 ** task.request.retries)
-            log.warning("job %s: Redis failed (%s); retry %d in %d s", job.job_id, exc, task.request.retries + 1,
-                        countdown)
-            raise task.retry(exc=exc, countdown=countdown) from exc
+            raise redis_retry(task, exc, f"job {job.job_id}") from exc
 
     return synthesize

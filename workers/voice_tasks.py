@@ -31,6 +31,7 @@ from relaytts.voices import (
     voice_not_found_message,
 )
 from workers.metrics import worker_metrics
+from workers.tasks import REDIS_RETRIES, redis_retry
 from workers.voice_store import commit_voice, decide_registration, record_fields
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 
 MAX_DELIVERIES: Final = 3
 """Deliveries a registration may start; the next one fails it instead of conditioning again."""
-REDIS_RETRIES: Final = 5
-REDIS_RETRY_MAX_SECONDS: Final = 30
 
 _conditioners: dict[int, tuple[Runtime, Conditioner]] = {}
 
@@ -155,10 +154,6 @@ def register(app: WorkerApp) -> Task:
         try:
             RegistrationRun(payload, app.runtime, app.settings).run()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            worker_metrics().count_error("redis_unavailable")
-            countdown = min(REDIS_RETRY_MAX_SECONDS, 2 ** task.request.retries)
-            log.warning("registration %s: Redis failed (%s); retry %d in %d s", payload.registration_id, exc,
-                        task.request.retries + 1, countdown)
-            raise task.retry(exc=exc, countdown=countdown) from exc
+            raise redis_retry(task, exc, f"registration {payload.registration_id}") from exc
 
     return register_voice
