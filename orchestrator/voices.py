@@ -253,11 +253,13 @@ class VoicesServicer(pb_grpc.VoicesServicer):
         """Park, enqueue, wait for the outcome (docs/protocol.md §5.1); the stored voice or the worker's error."""
         started = time.perf_counter()
         with self._slot():
-            await self.store.start_registration(task, audio)
-            await self.enqueue(task)
-            log.info("registration %s: voice %s (%s) of tenant %s, %d bytes, enqueued", task.registration_id,
-                     task.voice_id, task.mode, task.tenant, len(audio or b""))
             try:
+                # The cancel can land while the task is still being published (the message may already be on
+                # the queue), so everything after parking the clip falls under the abandon.
+                await self.store.start_registration(task, audio)
+                await self.enqueue(task)
+                log.info("registration %s: voice %s (%s) of tenant %s, %d bytes, enqueued", task.registration_id,
+                         task.voice_id, task.mode, task.tenant, len(audio or b""))
                 outcome = await self.store.wait_outcome(task.registration_id, self.settings.queue_timeout_seconds)
             except asyncio.CancelledError:
                 self._in_background(self.store.abandon(task.registration_id, "the caller went away"))
