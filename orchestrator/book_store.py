@@ -85,6 +85,7 @@ class BookStore:
             pipe.set(keys.book_plan_key(book_id), plan, ex=self.ttl)
             pipe.zadd(index, {book_id: now})
             pipe.expire(index, self.ttl)
+            pipe.zadd(keys.open_books_key(), {book_id: now})
             await pipe.execute()
         return fields
 
@@ -144,16 +145,17 @@ class BookStore:
         """Cancel ``tenant``'s job; False when it had already ended."""
         await self.owned(book_id, tenant)
         result = await self._cancel(
-            keys=[keys.book_key(book_id), keys.book_cancel_key(book_id), keys.book_events_key(book_id)],
-            args=[repr(time.time()), self.ttl, EVENTS_MAXLEN])
+            keys=[keys.book_key(book_id), keys.book_cancel_key(book_id), keys.book_events_key(book_id),
+                  keys.open_books_key()],
+            args=[repr(time.time()), self.ttl, EVENTS_MAXLEN, book_id])
         if int(result) < 0:
             raise _not_found(book_id)
         return int(result) == 1
 
     async def fail(self, book_id: str, error: str) -> None:
         """End a job that will never run (it could not be enqueued)."""
-        await self._end(keys=[keys.book_key(book_id), keys.book_events_key(book_id)],
-                        args=[error[:500], repr(time.time()), self.ttl, EVENTS_MAXLEN])
+        await self._end(keys=[keys.book_key(book_id), keys.book_events_key(book_id), keys.open_books_key()],
+                        args=[error[:500], repr(time.time()), self.ttl, EVENTS_MAXLEN, book_id])
 
     async def _segment(self, book_id: str, chapter: int, segment: int, fields: dict[str, str]) -> dict[str, str]:
         if fields.get("planned") != "1":
@@ -181,9 +183,10 @@ class BookStore:
                 seed = secrets.randbits(SEED_BITS)
         take_id = uuid.uuid4().hex
         code, old = await self._reroll(
-            keys=[keys.book_key(book_id), keys.book_segments_key(book_id), keys.book_events_key(book_id)],
+            keys=[keys.book_key(book_id), keys.book_segments_key(book_id), keys.book_events_key(book_id),
+                  keys.open_books_key()],
             args=[segment_prefix(chapter, segment), take_id, str(seed), repr(time.time()), self.ttl, EVENTS_MAXLEN,
-                  chapter, segment])
+                  chapter, segment, book_id])
         code, old = code.decode(), old.decode()
         if code == "cancelled":
             raise JobCancelled(f"job {book_id} was cancelled; a cancelled job's segments cannot be re-rolled")

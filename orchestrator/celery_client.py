@@ -14,6 +14,7 @@ from typing import Final
 
 from celery import Celery
 
+from relaytts.broker import stamp_enqueue_time
 from relaytts.errors import Unavailable
 from relaytts.jobs import INTERACTIVE_QUEUE, SYNTHESIZE_TASK, VISIBILITY_TIMEOUT_SECONDS, SynthesisJob
 
@@ -42,6 +43,7 @@ def make_celery_app(broker_url: str) -> Celery:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         task_send_sent_event=True,  # lets celery-exporter / Flower see queued tasks
     )
+    stamp_enqueue_time()  # the queue-age metric reads the send time off the oldest message
     return app
 
 

@@ -11,6 +11,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from orchestrator.backlog import BacklogCollector
 from relaytts.errors import Unavailable
 
 __all__ = ["GatewayMetrics"]
@@ -56,6 +57,13 @@ class GatewayMetrics:
             "relaytts_stream_cancellations", "Streams the client cancelled or left (the job's cancel key set).",
             registry=r)
         self._http = None
+        self._backlog: BacklogCollector | None = None
+
+    def watch_backlog(self, redis_url: str) -> None:
+        """Also report queue depth and book progress, read from ``redis_url`` at each scrape (``backlog``)."""
+        if self._backlog is None:
+            self._backlog = BacklogCollector.from_url(redis_url)
+            self.registry.register(self._backlog)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
         """Serve ``/metrics`` on ``port`` (0 = off); returns the bound port (0 when off)."""
@@ -70,6 +78,10 @@ class GatewayMetrics:
         return bound
 
     def close(self) -> None:
+        if self._backlog is not None:
+            self.registry.unregister(self._backlog)
+            self._backlog.close()
+            self._backlog = None
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

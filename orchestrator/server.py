@@ -131,6 +131,8 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
         port = server.add_insecure_port(address)
     except RuntimeError as exc:
         raise Unavailable(f"cannot listen on {address} (port in use, or not an address of this host)") from exc
+    if settings.metrics.gateway_port and settings.redis.url:
+        deps.metrics.watch_backlog(settings.redis.url)
     deps.metrics.serve(settings.metrics.gateway_port, settings.gateway.host)
     _running[server] = _Running(deps, health_servicer, synthesis)
     return server, port

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CANCEL_BOOK", "END_BOOK", "FINISH_SEGMENT", "REROLL_SEGMENT", "START_SEGMENT"]
+__all__ = ["CANCEL_BOOK", "END_BOOK", "FINISH_SEGMENT", "OPEN_BOOKS_PROGRESS", "REROLL_SEGMENT", "START_SEGMENT"]
 
 # book_event(book, events, maxlen, ttl, kind, now, extra): XADD the book's counters (+ extra pairs).
 # segment_pairs(segs, prefix, chapter, segment): the event fields describing one segment.
@@ -62,10 +62,11 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 """
 
-# KEYS[1] book hash, KEYS[2] segments hash, KEYS[3] events stream
+# KEYS[1] book hash, KEYS[2] segments hash, KEYS[3] events stream, KEYS[4] open books (sorted set)
 # ARGV[1] prefix, ARGV[2] take id, ARGV[3] status (done/failed/cancelled), ARGV[4] tokens,
 # ARGV[5] audio seconds, ARGV[6] stop reason (proto name), ARGV[7] error, ARGV[8] now, ARGV[9] TTL,
-# ARGV[10] events MAXLEN, ARGV[11] chapter, ARGV[12] segment, ARGV[13] the segment's name for messages
+# ARGV[10] events MAXLEN, ARGV[11] chapter, ARGV[12] segment, ARGV[13] the segment's name for messages,
+# ARGV[14] book id
 # Returns -1 (stale take: nothing changed), 0 (this take was already counted), 1 (counted),
 # 2 (counted, and it was the book's last unfinished segment: the book ended).
 FINISH_SEGMENT: Final = _HELPERS + """
@@ -96,6 +97,7 @@ if b[5] == '1' and (b[1] == 'queued' or b[1] == 'running') then
     else
       redis.call('HSET', KEYS[1], 'status', 'done', 'finished_at', ARGV[8])
     end
+    redis.call('ZREM', KEYS[4], ARGV[14])
     result = 2
   end
 end
@@ -105,10 +107,11 @@ book_event(KEYS[1], KEYS[3], ARGV[10], ARGV[9], 'segment', ARGV[8], segment_pair
 return result
 """
 
-# KEYS[1] book hash, KEYS[2] segments hash, KEYS[3] events stream
+# KEYS[1] book hash, KEYS[2] segments hash, KEYS[3] events stream, KEYS[4] open books (sorted set)
 # ARGV[1] prefix, ARGV[2] new take id, ARGV[3] new seed, ARGV[4] now, ARGV[5] TTL, ARGV[6] events MAXLEN,
-# ARGV[7] chapter, ARGV[8] segment
-# Uncounts the segment's current take, makes the new take current (queued) and reopens a finished book.
+# ARGV[7] chapter, ARGV[8] segment, ARGV[9] book id
+# Uncounts the segment's current take, makes the new take current (queued) and reopens a finished book
+# (back among the open books).
 # Returns {code, old take id}: code ok, missing (no such job or segment), cancelled, or unplanned.
 REROLL_SEGMENT: Final = _HELPERS + """
 local p = ARGV[1]
@@ -132,6 +135,7 @@ redis.call('HSET', KEYS[2], p .. 'status', 'queued', p .. 'take', tonumber(s[3] 
 if status == 'done' or status == 'failed' then
   redis.call('HSET', KEYS[1], 'status', 'running')
   redis.call('HDEL', KEYS[1], 'finished_at', 'error', 'run_started_at')
+  redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[1], 'created_at') or ARGV[4], ARGV[9])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
@@ -139,8 +143,8 @@ book_event(KEYS[1], KEYS[3], ARGV[6], ARGV[5], 'rerolled', ARGV[4], segment_pair
 return {'ok', s[2] or ''}
 """
 
-# KEYS[1] book hash, KEYS[2] book cancel key, KEYS[3] events stream
-# ARGV[1] now, ARGV[2] TTL, ARGV[3] events MAXLEN
+# KEYS[1] book hash, KEYS[2] book cancel key, KEYS[3] events stream, KEYS[4] open books (sorted set)
+# ARGV[1] now, ARGV[2] TTL, ARGV[3] events MAXLEN, ARGV[4] book id
 # Returns 1 (cancelled now), 0 (had already ended), -1 (no such job).
 CANCEL_BOOK: Final = _HELPERS + """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -148,20 +152,46 @@ if not status then return -1 end
 if status == 'done' or status == 'failed' or status == 'cancelled' then return 0 end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 book_event(KEYS[1], KEYS[3], ARGV[3], ARGV[2], 'cancelled', ARGV[1], {})
 return 1
 """
 
-# KEYS[1] book hash, KEYS[2] events stream
-# ARGV[1] error, ARGV[2] now, ARGV[3] TTL, ARGV[4] events MAXLEN
+# KEYS[1] book hash, KEYS[2] events stream, KEYS[3] open books (sorted set)
+# ARGV[1] error, ARGV[2] now, ARGV[3] TTL, ARGV[4] events MAXLEN, ARGV[5] book id
 # Fails a job that has not ended (a book that cannot be planned, or could not be enqueued).
 # Returns 1, or 0 when it had already ended.
 END_BOOK: Final = _HELPERS + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'done' or status == 'failed' or status == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[2], 'error', ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 book_event(KEYS[1], KEYS[2], ARGV[4], ARGV[3], 'failed', ARGV[2], {})
 return 1
+"""
+
+# KEYS[1] open books (sorted set); ARGV[1] the book hash key prefix (``keys.book_key("")``)
+# Reads the open books' progress for the metrics. The scripts that end a book remove it from the set; this
+# one drops what is left over (a book that expired while open), in the same step as the read so a re-roll
+# that reopens a book cannot be lost between the two. (The book hash
+# keys are built here, not passed: fine on one Redis, as every relaytts key lives on one.)
+# Returns {queued books, running books, segments total, done, failed, audio seconds done (a string)}.
+OPEN_BOOKS_PROGRESS: Final = """
+local queued, running, total, done, failed, audio = 0, 0, 0, 0, 0, 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local b = redis.call('HMGET', ARGV[1] .. id, 'status', 'segments_total', 'segments_done', 'segments_failed',
+                       'audio_seconds_done')
+  if b[1] == 'queued' or b[1] == 'running' then
+    if b[1] == 'queued' then queued = queued + 1 else running = running + 1 end
+    total = total + tonumber(b[2] or 0)
+    done = done + tonumber(b[3] or 0)
+    failed = failed + tonumber(b[4] or 0)
+    audio = audio + tonumber(b[5] or 0)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return {queued, running, total, done, failed, tostring(audio)}
 """

@@ -15,6 +15,7 @@ __all__ = [
     "job_cancel_key",
     "job_key",
     "job_stream_key",
+    "open_books_key",
     "tenant_books_key",
     "tenant_voices_key",
     "voice_key",
@@ -74,6 +75,12 @@ def book_events_key(book_id: str) -> str:
 def book_cancel_key(book_id: str) -> str:
     """Exists (value "1") once the book is cancelled; segment tasks check it between decode steps."""
     return f"{PREFIX}:book:{book_id}:cancel"
+
+
+def open_books_key() -> str:
+    """Sorted set of every book id that may not have ended (by creation time), all tenants: the book-progress
+    metrics read it. Submit and a re-roll that reopens a book add; the metrics script drops ended ones."""
+    return f"{PREFIX}:books:open"
 
 
 def tenant_books_key(tenant: str) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from celery import Celery, signals
 
+from relaytts.broker import stamp_enqueue_time
 from relaytts.jobs import (
     BATCH_QUEUE,
     INTERACTIVE_QUEUE,
@@ -123,6 +124,9 @@ class WorkerApp(Celery):
 
     def on_process_init(self, **_: Any) -> None:  # noqa: ANN401
         """Child, after the fork: ORT sessions, the default voice, a Redis client of its own."""
+        from workers.metrics import worker_metrics
+
+        worker_metrics()  # its series exist (at 0) before the first job, so rate() and increase() see it
         self._runtime = Runtime.load(self.settings)
 
     def on_worker_ready(self, **_: Any) -> None:  # noqa: ANN401
@@ -181,6 +185,7 @@ def make_celery_app(settings: Settings) -> WorkerApp:
     register(app)
     register_voice_tasks(app)
     register_book_tasks(app)  # relaytts.plan_book, relaytts.synthesize_segment (queue t2s.batch)
+    stamp_enqueue_time()  # segment tasks the planner sends carry their send time, as the gateway's do
     uid = f"relaytts-{id(app)}"
     signals.worker_init.connect(app.on_worker_init, weak=False, dispatch_uid=f"{uid}-init")
     signals.worker_process_init.connect(app.on_process_init, weak=False, dispatch_uid=f"{uid}-process")

@@ -41,6 +41,7 @@ from relaytts.jobs import (
     SynthesisJob,
 )
 from relaytts.settings import Settings
+from workers.metrics import worker_metrics
 from workers.publisher import ChunkPublisher, ResumePoint
 from workers.tasks import REDIS_RETRIES, JobRun, redis_retry
 from workers.voice_store import resolve_voice
@@ -108,8 +109,8 @@ class BookPlanner:
 
     def _fail(self, error: str) -> None:
         script = self.redis.register_script(book_scripts.END_BOOK)
-        script(keys=[keys.book_key(self.book_id), keys.book_events_key(self.book_id)],
-               args=[error, repr(time.time()), self.ttl, EVENTS_MAXLEN])
+        script(keys=[keys.book_key(self.book_id), keys.book_events_key(self.book_id), keys.open_books_key()],
+               args=[error, repr(time.time()), self.ttl, EVENTS_MAXLEN, self.book_id])
         log.warning("book %s failed: %s", self.book_id, error)
 
     def _plan(self, fields: dict[str, str]) -> bool:
@@ -254,11 +255,14 @@ def finish_segment(client: redis.Redis, task: SegmentTask, settings: Settings, s
     books = settings.books
     name = f"chapter {task.chapter + 1}, segment {task.segment + 1}"
     result = int(client.register_script(book_scripts.FINISH_SEGMENT)(
-        keys=[keys.book_key(task.book_id), keys.book_segments_key(task.book_id), keys.book_events_key(task.book_id)],
+        keys=[keys.book_key(task.book_id), keys.book_segments_key(task.book_id), keys.book_events_key(task.book_id),
+              keys.open_books_key()],
         args=[segment_prefix(task.chapter, task.segment), task.take_id, status, tokens,
               repr(tokens * samples_per_token / sample_rate),
               pb.StopReason.Name(reason) if reason else "", final.error[:500], repr(time.time()), books.ttl_seconds,
-              EVENTS_MAXLEN, task.chapter, task.segment, name]))
+              EVENTS_MAXLEN, task.chapter, task.segment, name, task.book_id]))
+    if result >= 1:
+        worker_metrics().book_segments.labels(status=status).inc()
     if result == 2:
         refresh_ttl(client, task.book_id, books.ttl_seconds)
         log.info("book %s ended (its last segment: %s)", task.book_id, name)

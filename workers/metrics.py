@@ -34,6 +34,7 @@ MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 QUEUE_WAIT_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 """Seconds from enqueue to the worker starting the job (celery-exporter's range)."""
+BOOK_SEGMENT_STATUSES: Final = ("done", "failed", "cancelled")
 STAGE_BUCKETS: Final = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5, 5)
 """Seconds, one list for every stage: a decode step takes 0.5-100 ms (40 ms is real time at 25 tokens/s);
 frontend and prefill per segment take milliseconds to seconds."""
@@ -77,6 +78,10 @@ class WorkerMetrics:
         self.jobs = Counter("relaytts_jobs_total", "Jobs that ended, by final status.", ["status"])
         self.errors = Counter("relaytts_errors_total", "Failed jobs (RelayError reason or internal), redelivered "
                               "jobs (redelivered, worker_lost) and Redis outages (redis_unavailable).", ["reason"])
+        self.book_segments = Counter("relaytts_book_segments_total", "Book segment takes counted in their book, "
+                                     "by outcome.", ["status"])
+        for status in BOOK_SEGMENT_STATUSES:  # every series exists from the start, so increase() sees the first
+            self.book_segments.labels(status=status)
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stage.labels(stage=stage).observe(seconds)

@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from orchestrator.backlog import BookProgress, read_book_progress
 from orchestrator.book_store import BookStore
 from orchestrator.bookfile import parse_book
 from protos import relaytts_v1_pb2 as pb
@@ -76,10 +77,17 @@ def book(env) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in env.client.hgetall(keys.book_key(BOOK_ID)).items()}
 
 
+def progress(env) -> BookProgress:
+    """What the gateway's metrics report for the open books (one scrape)."""
+    return read_book_progress(env.client)
+
+
 def test_plan_count_reroll_and_cancel(env):
     parsed = parse_book(BOOK, "book.txt")
     job = {"voice": "", "language": "en", "sampling": {}, "seed": 100, "noise_scale": 0.5}
     run(env, lambda store: store.create(BOOK_ID, "alice", parsed, "book.txt", job))
+    assert progress(env) == BookProgress(queued=1, running=0, segments_total=0, segments_done=0, segments_failed=0,
+                                         audio_seconds_done=0.0)
     BookPlanner(BOOK_ID, env.app).run()
     BookPlanner(BOOK_ID, env.app).run()  # a redelivered plan neither replans nor resends
     fields = segments(env)
@@ -95,6 +103,7 @@ def test_plan_count_reroll_and_cancel(env):
     assert produce(env, tasks[0, 0], 10) == 1
     assert finish_segment(env.client, tasks[0, 0], env.settings, 1280, 32000) == 0  # counted once
     assert book(env)["status"] == "running" and book(env)["segments_done"] == "1"
+    assert progress(env) == BookProgress(0, 1, 6, 1, 0, pytest.approx(10 * 0.04))
     assert produce(env, tasks[0, 1], 12, pb.JOB_STATUS_FAILED) == 1
     for key in ((0, 2), (0, 3), (1, 0)):
         assert produce(env, tasks[key], 5) == 1
@@ -102,12 +111,15 @@ def test_plan_count_reroll_and_cancel(env):
     ended = book(env)
     assert ended["status"] == "failed" and "chapter 1, segment 2" in ended["error"]
     assert (ended["segments_done"], ended["segments_failed"], ended["tokens_done"]) == ("5", "1", "33")
+    assert progress(env) == BookProgress(0, 0, 0, 0, 0, 0.0)  # an ended book leaves the open set
+    assert not env.client.zcard(keys.open_books_key())
 
     # re-roll the failed segment: uncounted, the book reopens, the new take ends it again
     state, old, task = run(env, lambda store: store.reroll(BOOK_ID, "alice", 0, 1, seed=7))
     assert old == tasks[0, 1].take_id and state.take == 1 and state.seed == 7 and state.status is JobStatus.QUEUED
     assert env.client.exists(keys.job_cancel_key(old))  # a task still running the old take stops
     assert book(env)["status"] == "running" and book(env)["segments_failed"] == "0"
+    assert progress(env) == BookProgress(0, 1, 6, 5, 0, pytest.approx(33 * 0.04))  # reopened: open again
     assert produce(env, tasks[0, 1], 3) == -1  # the old take changes nothing now
     assert produce(env, task, 6) == 2
     done = run(env, lambda store: store.state(BOOK_ID, "alice", include_segments=True))
@@ -120,7 +132,9 @@ def test_plan_count_reroll_and_cancel(env):
     # re-roll a done segment: its tokens leave the totals; cancel then stops the book
     run(env, lambda store: store.reroll(BOOK_ID, "alice", 1, 1, seed=None))
     assert book(env)["tokens_done"] == "31" and book(env)["segments_done"] == "5"
+    assert progress(env).running == 1
     assert run(env, lambda store: store.cancel(BOOK_ID, "alice")) is True
+    assert progress(env).running == 0 and not env.client.zcard(keys.open_books_key())
     assert run(env, lambda store: store.cancel(BOOK_ID, "alice")) is False
     assert env.client.exists(keys.book_cancel_key(BOOK_ID))
     with pytest.raises(JobCancelled):

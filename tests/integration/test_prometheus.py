@@ -4,7 +4,8 @@ promtool checks the configuration and the alert rules and runs their unit tests
 (``deploy/prometheus/rules_test.yml``). Then a Prometheus server scrapes the whole system (redis-server,
 a Celery worker process, the gateway; ``relaytts.embedded``) every second while an edge client speaks,
 and every PromQL expression of the dashboards and of the rules is evaluated through its HTTP API: none
-may fail, and the latency panels must show numbers. The compose healthcheck commands run against the
+may fail, the latency panels must show numbers, and so must the queue and book panels once a small
+book has gone through the batch worker. The compose healthcheck commands run against the
 same gateway and worker.
 
 Needs the ``prometheus`` and ``promtool`` binaries (Debian/Ubuntu: ``apt-get install prometheus``).
@@ -29,7 +30,10 @@ import pytest
 import yaml
 
 from edge_client import Client
+from edge_client.books import BookClient
+from relaytts.broker import QUEUES
 from relaytts.embedded import EmbeddedSystem
+from relaytts.jobs import JobStatus
 from relaytts.redis_server import free_port
 from relaytts.sampling import SamplingParams
 from relaytts.settings import load_settings
@@ -46,6 +50,7 @@ GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": 
 LATENCY_HISTOGRAMS = ("relaytts_stage_seconds_bucket", "relaytts_time_to_first_chunk_seconds_bucket",
                       "relaytts_edge_time_to_first_audio_seconds_bucket")
 STAGES = {"frontend", "prefill", "decode_step", "relay"}
+BOOK = b"Chapter 1\n\nA first short line.\n\nChapter 2\n\nA second short line."
 
 pytestmark = [
     pytest.mark.skipif(not (PROMETHEUS and PROMTOOL),
@@ -233,6 +238,14 @@ def scraped(system, prometheus, tmp_path_factory):
         # Two runs: series that a first observation creates (worker stages) need a second one to have a rate.
         for seed in (1, 2):
             speak_and_wait_for_scrape(system, prometheus, client, seed)
+        books = BookClient(client)
+        job = books.submit(BOOK, filename="book.txt", seed=3, sampling=SamplingParams(max_new_tokens=20))
+        wait_for(lambda: books.get(job.job_id).status.finished, "the book to end", 120)
+        done = books.get(job.job_id)
+        assert done.status is JobStatus.DONE, done
+    wait_for(lambda: prometheus.value('sum(relaytts_book_segments_total{status="done"})') >= done.segments_done,
+             f"Prometheus to count the book's {done.segments_done} segments")
+    wait_for(lambda: prometheus.value("max(relaytts_books_open)") == 0, "Prometheus to see no open book")
     return prometheus
 
 
@@ -257,6 +270,26 @@ def test_latency_panels_show_data(scraped):
             assert {r["metric"]["stage"] for r in result} == STAGES, f"{title}: {expr}"
         checked += 1
     assert checked >= 7  # stage p50/p95/p99, time to first chunk, time to first audio
+
+
+def panel_results(prometheus: Prometheus, metric: str) -> dict[str, list[dict]]:
+    """{panel title: query result} of every dashboard expression that reads ``metric``."""
+    return {title: prometheus.query(expr)["data"]["result"]
+            for title, expr in dashboard_expressions() if metric in expr}
+
+
+def test_queue_and_book_panels_show_data(scraped):
+    for metric in ("relaytts_queue_length", "relaytts_queue_oldest_age_seconds"):
+        for title, result in panel_results(scraped, metric).items():
+            queues = {r["metric"].get("queue") for r in result if "queue" in r["metric"]}
+            assert queues == set(QUEUES), f"{title}: {result}"
+            # the workers keep up with two syntheses and a small book: nothing is left waiting
+            assert all(float(r["value"][1]) == 0 for r in result if "queue" in r["metric"]), f"{title}: {result}"
+    (opened,) = panel_results(scraped, "relaytts_books_open").values()
+    assert {r["metric"]["status"] for r in opened} == {"queued", "running"}
+    (segments,) = panel_results(scraped, "relaytts_book_segments_total").values()
+    per_minute = {r["metric"]["status"]: float(r["value"][1]) for r in segments}
+    assert per_minute["done"] > 0 and per_minute["failed"] == 0, per_minute
 
 
 def test_alert_rules_load_and_evaluate_cleanly(scraped):

@@ -99,13 +99,17 @@ def test_stream_matches_in_process_synthesis(system, client, fixture_bundle):
 
 def test_gateway_killed_mid_stream_the_client_resumes_to_the_same_audio(system, client):
     reference = speak(client)
-    pieces, killed = [], False
+    pieces, respawn = [], None
     for chunk in client.synthesize(TEXT, sampling=params(), seed=7):
         pieces.append(chunk.samples)
-        if not killed:
+        if respawn is None:
             system.kill("gateway")  # the connection drops mid-stream; nobody cancels the job
-            killed = True
-            threading.Thread(target=system.respawn, args=("gateway",), daemon=True).start()
+            respawn = threading.Thread(target=system.respawn, args=("gateway",), daemon=True)
+            respawn.start()
+    # The stream may have been whole in the client's buffers before the kill: wait for the new gateway
+    # anyway, so the tests after this one find the system complete.
+    respawn.join(60)
+    assert not respawn.is_alive() and system.child("gateway").process.poll() is None
     audio = np.concatenate(pieces)
     chunks = job_chunks(system, client.last_job_id)
     assert chunks[-1].status == pb.JOB_STATUS_DONE and len({c.epoch for c in chunks}) == 1

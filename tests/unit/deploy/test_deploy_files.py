@@ -29,7 +29,8 @@ DEFAULTS = Settings()
 SETTINGS = frozenset(settings_to_env(DEFAULTS))
 COMPOSE_WORKERS = ("worker-cpu", "worker-gpu", "worker-batch")
 K8S_WORKERS = ("relaytts-worker-gpu", "relaytts-worker-batch")
-METRIC_SOURCES = (REPO_ROOT / "orchestrator" / "metrics.py", REPO_ROOT / "workers" / "metrics.py")
+METRIC_SOURCES = (REPO_ROOT / "orchestrator" / "metrics.py", REPO_ROOT / "orchestrator" / "backlog.py",
+                  REPO_ROOT / "workers" / "metrics.py")
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def exported_series() -> set[str]:
     for source in METRIC_SOURCES:
         for node in ast.walk(ast.parse(source.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in ("Counter", "Gauge", "Histogram") and node.args
+                    and node.func.id in ("Counter", "Gauge", "Histogram", "GaugeMetricFamily") and node.args
                     and isinstance(node.args[0], ast.Constant)):
                 continue
             name = node.args[0].value
@@ -481,5 +482,7 @@ def test_dashboard_covers_the_operations_views():
                    "relaytts_time_to_first_chunk_seconds_bucket", "relaytts_edge_time_to_first_audio_seconds_bucket",
                    "relaytts_edge_rtf_bucket", "relaytts_queue_wait_seconds_bucket", "relaytts_active_streams",
                    "sum by (job, reason) (rate(relaytts_errors_total", "sum by (status) (rate(relaytts_jobs_total",
-                   "relaytts_tokens_total", "relaytts_edge_underruns_total"):
+                   "relaytts_tokens_total", "relaytts_edge_underruns_total", "max by (queue) (relaytts_queue_length)",
+                   "max by (queue) (relaytts_queue_oldest_age_seconds)", "relaytts_books_open",
+                   'relaytts_open_book_segments{state=\\"done\\"}', "relaytts_book_segments_total"):
         assert needle in text, needle
