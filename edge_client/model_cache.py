@@ -145,17 +145,19 @@ class Download:
             manifest_path.write_bytes(self.info.edge_manifest)
         bundle = Bundle.open(self.staging, side="edge", verify=False)  # every file was hashed as it arrived
         _check_against(bundle.manifest, self.info)
-        shutil.rmtree(self.dest, ignore_errors=True)
-        try:
-            os.replace(self.staging, self.dest)
-        except OSError:
-            # another process committed the same bundle meanwhile: keep theirs if it is intact
+        # Another client sharing the cache may have committed the same bundle meanwhile, and may be using
+        # it: an intact copy is kept, never replaced under it (lookup deletes a damaged one).
+        for _attempt in range(2):
             found = self.cache.lookup(self.info)
-            if found is None:
-                raise
-            self.abort()
-            return found
-        return Bundle(root=self.dest, manifest=bundle.manifest)
+            if found is not None:
+                self.abort()
+                return found
+            try:
+                os.replace(self.staging, self.dest)
+            except OSError:
+                continue  # a copy appeared between the lookup and the rename: look again
+            return Bundle(root=self.dest, manifest=bundle.manifest)
+        raise BundleError(f"cannot place bundle {self.info.bundle_id} in the cache at {self.dest}")
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

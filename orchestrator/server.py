@@ -88,6 +88,7 @@ class _Running:
     deps: GatewayDeps
     health: health.aio.HealthServicer
     synthesis: SynthesisServicer
+    voices: VoicesServicer
 
 
 _running: weakref.WeakKeyDictionary[grpc.aio.Server, _Running] = weakref.WeakKeyDictionary()
@@ -134,7 +135,7 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
     if settings.metrics.gateway_port and settings.redis.url:
         deps.metrics.watch_backlog(settings.redis.url)
     deps.metrics.serve(settings.metrics.gateway_port, settings.gateway.host)
-    _running[server] = _Running(deps, health_servicer, synthesis)
+    _running[server] = _Running(deps, health_servicer, synthesis, voices)
     return server, port
 
 
@@ -149,6 +150,7 @@ async def stop_server(server: grpc.aio.Server, grace: float | None = SHUTDOWN_GR
     try:
         await server.stop(grace)
         await running.synthesis.wait_closed()
+        await running.voices.wait_closed()  # the abandon writes of registrations cut by the stop
     finally:
         await running.deps.aclose()
 

@@ -98,19 +98,40 @@ def test_stream_matches_in_process_synthesis(system, client, fixture_bundle):
 
 
 def test_gateway_killed_mid_stream_the_client_resumes_to_the_same_audio(system, client):
+    import os
+    import signal
+
     reference = speak(client)
-    pieces, respawn = [], None
-    for chunk in client.synthesize(TEXT, sampling=params(), seed=7):
-        pieces.append(chunk.samples)
-        if respawn is None:
-            system.kill("gateway")  # the connection drops mid-stream; nobody cancels the job
-            respawn = threading.Thread(target=system.respawn, args=("gateway",), daemon=True)
-            respawn.start()
-    # The stream may have been whole in the client's buffers before the kill: wait for the new gateway
-    # anyway, so the tests after this one find the system complete.
-    respawn.join(60)
+    # The fixture model is fast enough for a whole stream to sit in the client's buffers before a kill, so
+    # the worker is paused first: the gateway dies holding a job with no chunk yet, and every chunk has to
+    # come through a resume on the new gateway.
+    worker = worker_child_pid(system)
+    r = redis.Redis.from_url(system.settings.redis.url)
+    known = set(r.scan_iter(keys.job_key("*")))
+    swap = {}
+
+    def kill_and_respawn() -> None:
+        try:
+            deadline = time.monotonic() + 30
+            while not (new := set(r.scan_iter(keys.job_key("*"))) - known) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            (job,) = [k.decode().rsplit(":", 1)[1] for k in new if k.count(b":") == 2]
+            swap["chunks at the kill"] = r.xlen(keys.job_stream_key(job))
+            system.kill("gateway")  # the connection drops; nobody cancels the job
+            system.respawn("gateway")
+        finally:
+            os.kill(worker, signal.SIGCONT)
+
+    os.kill(worker, signal.SIGSTOP)
+    respawn = threading.Thread(target=kill_and_respawn, daemon=True)
+    respawn.start()
+    try:
+        audio = np.concatenate([c.samples for c in client.synthesize(TEXT, sampling=params(), seed=7)])
+    finally:
+        respawn.join(60)
+        r.close()
     assert not respawn.is_alive() and system.child("gateway").process.poll() is None
-    audio = np.concatenate(pieces)
+    assert swap["chunks at the kill"] == 0
     chunks = job_chunks(system, client.last_job_id)
     assert chunks[-1].status == pb.JOB_STATUS_DONE and len({c.epoch for c in chunks}) == 1
     assert len(audio) == len(reference)
