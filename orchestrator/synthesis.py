@@ -25,6 +25,7 @@ from typing import Any, Final
 import grpc
 
 from orchestrator.auth import current_tenant
+from orchestrator.background import BackgroundWrites, finish_or_cancel
 from orchestrator.jobs import JobStore
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.streams import relay_chunks
@@ -131,7 +132,7 @@ class SynthesisServicer(pb_grpc.SynthesisServicer):
     """Set while the gateway shuts down: streams it cancels are not client cancels."""
 
     def __post_init__(self) -> None:
-        self._background: set[asyncio.Task] = set()
+        self._background = BackgroundWrites()
         self._streams: set[asyncio.Task] = set()
 
     async def wait_closed(self, timeout: float = 5.0) -> None:
@@ -139,9 +140,7 @@ class SynthesisServicer(pb_grpc.SynthesisServicer):
         Redis pool can close under nobody (grpc returns from ``stop`` before handler tasks finish)."""
         for task in self._streams:
             task.cancel()
-        pending = self._streams | self._background
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        await finish_or_cancel(self._streams | self._background.tasks, timeout)
 
     async def Synthesize(self, request: pb.SynthesizeRequest, context: grpc.aio.ServicerContext) -> None:
         started = time.perf_counter()
@@ -233,20 +232,9 @@ class SynthesisServicer(pb_grpc.SynthesisServicer):
 
     def _stream_cut(self, job_id: str) -> None:
         if self.draining:
-            self._in_background(self.jobs.detach(job_id))
+            self._background.start(self.jobs.detach(job_id))
             return
         self.metrics.stream_cancellations.inc()
         log.info("job %s: the client cancelled or left; cancelling it unless it resumes within %.1f s",
                  job_id, self.settings.resume_grace_seconds)
-        self._in_background(self.jobs.cancel_if_abandoned(job_id, self.settings.resume_grace_seconds))
-
-    def _in_background(self, work: Awaitable[object]) -> None:
-        # The stream's task is being cancelled: the Redis writes run as their own task, kept referenced.
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(_log_failure)
-
-def _log_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background cancel failed: %r", task.exception())
+        self._background.start(self.jobs.cancel_if_abandoned(job_id, self.settings.resume_grace_seconds))

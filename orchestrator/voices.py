@@ -23,6 +23,7 @@ from typing import Any, Final
 import grpc
 
 from orchestrator.auth import current_tenant
+from orchestrator.background import BackgroundWrites
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles
 from orchestrator.voice_archive import MAX_ARCHIVE_BYTES, read_archive, write_archive
@@ -106,7 +107,7 @@ class VoicesServicer(pb_grpc.VoicesServicer):
     def __post_init__(self) -> None:
         self.active = 0
         """Registrations waiting on a worker now (at most ``max_active_streams``)."""
-        self._background: set[asyncio.Task] = set()
+        self._background = BackgroundWrites()
 
     # ---- RPCs ----
 
@@ -262,7 +263,7 @@ class VoicesServicer(pb_grpc.VoicesServicer):
                          task.voice_id, task.mode, task.tenant, len(audio or b""))
                 outcome = await self.store.wait_outcome(task.registration_id, self.settings.queue_timeout_seconds)
             except asyncio.CancelledError:
-                self._in_background(self.store.abandon(task.registration_id, "the caller went away"))
+                self._background.start(self.store.abandon(task.registration_id, "the caller went away"))
                 raise
             if outcome is None:
                 reason = (f"no worker conditioned the clip within {self.settings.queue_timeout_seconds:g} s "
@@ -275,15 +276,9 @@ class VoicesServicer(pb_grpc.VoicesServicer):
             raise error_for(outcome.get("code", "INTERNAL"), outcome.get("error", ""))
         return await self.store.get(task.tenant, task.voice_id)
 
-    def _in_background(self, work: Awaitable[object]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def wait_closed(self, timeout: float = 5.0) -> None:
         """After ``server.stop``: finish the abandon writes of cancelled registrations."""
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=timeout)
+        await self._background.wait_closed(timeout)
 
 
 async def _first(requests: AsyncIterator[Any], part: str, method: str) -> Any:  # noqa: ANN401
