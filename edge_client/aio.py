@@ -28,6 +28,7 @@ from edge_client.client import (
     DeadlineExceeded,
     _ClientBase,
     _Run,
+    checked_speed,
     playback_report,
 )
 from edge_client.model_cache import ModelInfo
@@ -146,15 +147,15 @@ class AsyncClient(_ClientBase):
 
     def synthesize(self, text: str, voice: str = "", language: str = "auto", sampling: SamplingParams | None = None,
                    seed: int | None = None, noise_scale: float | None = None, *,
-                   live: bool = False) -> AsyncIterator[AudioChunk]:
+                   live: bool = False, speed: float = 1.0) -> AsyncIterator[AudioChunk]:
         """Speak ``text`` as an async iterator of AudioChunks (see ``Client.synthesize``)."""
         request = self._request(text, voice, language, sampling, seed, noise_scale)
-        return self._stream(request, live)
+        return self._stream(request, live, checked_speed(speed))
 
-    async def _stream(self, request: pb.SynthesizeRequest, live: bool) -> AsyncIterator[AudioChunk]:
+    async def _stream(self, request: pb.SynthesizeRequest, live: bool, speed: float = 1.0) -> AsyncIterator[AudioChunk]:
         self._open()
         info, vocoder = self._loaded if self._loaded is not None else await self._ensure()
-        run: _Run = self._start(request, info, vocoder, live)
+        run: _Run = self._start(request, info, vocoder, live, speed)
         call = None
         try:
             while not run.done:

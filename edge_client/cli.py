@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from edge_client.vocoder import MAX_SPEED, MIN_SPEED
 from relaytts.errors import RelayError
 
 __all__ = ["say_command"]
@@ -29,11 +30,13 @@ __all__ = ["say_command"]
               help="Job seed (same seed, same speech); default random.")
 @click.option("--cache-dir", default=None, type=click.Path(file_okay=False),
               help="Vocoder cache [env RELAYTTS_EDGE_CACHE_DIR; ~/.cache/relaytts].")
+@click.option("--speed", type=click.FloatRange(MIN_SPEED, MAX_SPEED), default=1.0, show_default=True,
+              help="Speaking rate, rendered here (above 1 is faster).")
 def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: str | None, lang: str,
-                seed: int | None, cache_dir: str | None) -> None:
+                seed: int | None, cache_dir: str | None, speed: float) -> None:
     """Speak TEXT through the gateway; the vocoder runs here (fetched and cached on first use)."""
     try:
-        _say(text, voice, out, gateway, api_key, lang, seed, cache_dir)
+        _say(text, voice, out, gateway, api_key, lang, seed, cache_dir, speed)
     except RelayError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -43,7 +46,7 @@ def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: s
 
 
 def _say(text: str, voice: str, out: str, gateway: str | None, api_key: str | None, lang: str, seed: int | None,
-         cache_dir: str | None) -> None:
+         cache_dir: str | None, speed: float = 1.0) -> None:
     from edge_client.client import Client
     from edge_client.sinks import open_sink
     from relaytts.settings import load_settings
@@ -57,7 +60,7 @@ def _say(text: str, voice: str, out: str, gateway: str | None, api_key: str | No
             raise click.BadParameter(f"{out} is a directory, or its directory does not exist", param_hint="-o/--out")
         sink = open_sink(out, vocoder.sample_rate)
         try:
-            for chunk in client.synthesize(text, voice=voice, language=lang, seed=seed, live=sink.live):
+            for chunk in client.synthesize(text, voice=voice, language=lang, seed=seed, live=sink.live, speed=speed):
                 sink.write(chunk)
         except BaseException:
             sink.abort()

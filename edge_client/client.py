@@ -40,7 +40,7 @@ import grpc
 
 from edge_client.model_cache import ModelCache, ModelInfo
 from edge_client.stitch import DEFAULT_STYLE_CACHE_ENTRIES, ChunkAssembler, PlaybackStats, StyleCache
-from edge_client.vocoder import AudioChunk, Vocoder
+from edge_client.vocoder import MAX_SPEED, MIN_SPEED, AudioChunk, Vocoder
 from edge_client.voices import VoicesMixin
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
@@ -129,6 +129,13 @@ def checked_noise_scale(value: float) -> float:
     if not (value >= 0 and math.isfinite(value)):
         raise InvalidArgument(f"`noise_scale` must be a number >= 0; given {value!r}")
     return value
+
+
+def checked_speed(value: float) -> float:
+    """``speed`` (speaking rate, rendered on the edge): within the vocoder's range, else ``InvalidArgument``."""
+    if not (MIN_SPEED <= value <= MAX_SPEED):
+        raise InvalidArgument(f"`speed` must be in [{MIN_SPEED:g}, {MAX_SPEED:g}]; given {value!r}")
+    return float(value)
 
 
 def sampling_to_pb(sampling: SamplingParams | None, seed: int | None) -> pb.SamplingParams | None:
@@ -293,8 +300,9 @@ class _ClientBase:
             request.noise_scale = checked_noise_scale(noise_scale)
         return request
 
-    def _start(self, request: pb.SynthesizeRequest, info: ModelInfo, vocoder: Vocoder, live: bool) -> _Run:
-        assembler = ChunkAssembler(vocoder, self.styles)
+    def _start(self, request: pb.SynthesizeRequest, info: ModelInfo, vocoder: Vocoder, live: bool,
+               speed: float = 1.0) -> _Run:
+        assembler = ChunkAssembler(vocoder, self.styles, speed=speed)
         request.bundle_id = info.bundle_id
         del request.cached_voice_hashes[:]
         request.cached_voice_hashes.extend(assembler.announced_voice_hashes)
@@ -455,22 +463,23 @@ class Client(VoicesMixin, _ClientBase):
 
     def synthesize(self, text: str, voice: str = "", language: str = "auto", sampling: SamplingParams | None = None,
                    seed: int | None = None, noise_scale: float | None = None, *,
-                   live: bool = False) -> Iterator[AudioChunk]:
+                   live: bool = False, speed: float = 1.0) -> Iterator[AudioChunk]:
         """Speak ``text``: AudioChunks as soon as each can be played, 0.3 s of silence between segments.
 
         Arguments are checked now; the call starts when iteration does. ``seed`` overrides
         ``sampling.seed``; ``noise_scale`` None is the server's default (0.5). ``live=True`` says the
         consumer plays in real time, so late chunks are counted as underruns in the playback report
-        sent to the gateway at the end (also kept in ``last_playback``).
+        sent to the gateway at the end (also kept in ``last_playback``). ``speed`` is the speaking
+        rate (0.5 to 2; above 1 is faster), applied by the vocoder here.
         """
         request = self._request(text, voice, language, sampling, seed, noise_scale)
-        return self._stream(request, live)
+        return self._stream(request, live, checked_speed(speed))
 
-    def _stream(self, request: pb.SynthesizeRequest, live: bool) -> Iterator[AudioChunk]:
+    def _stream(self, request: pb.SynthesizeRequest, live: bool, speed: float = 1.0) -> Iterator[AudioChunk]:
         with self._lock:
             loaded = self._loaded
         info, vocoder = loaded if loaded is not None else self._ensure()
-        run = self._start(request, info, vocoder, live)
+        run = self._start(request, info, vocoder, live, speed)
         watchdog = _Watchdog()
         call = None
         try:

@@ -93,8 +93,11 @@ class ChunkAssembler:
     """Turns one job's LatentChunk messages into AudioChunks (no I/O, no clock)."""
 
     def __init__(self, vocoder: Vocoder, styles: StyleCache | None = None, *,
-                 gap_seconds: float = SEGMENT_GAP_SECONDS, config: StreamingConfig | None = None) -> None:
+                 gap_seconds: float = SEGMENT_GAP_SECONDS, config: StreamingConfig | None = None,
+                 speed: float = 1.0) -> None:
         self.vocoder = vocoder
+        self.speed = speed
+        """Speaking rate the vocoder renders at (an edge choice: the tokens do not depend on it)."""
         self.styles = styles if styles is not None else StyleCache()
         self.pinned: dict[str, np.ndarray] = self.styles.snapshot()
         """Style vectors this job may rely on: what it announced, plus what its chunks carried."""
@@ -198,7 +201,7 @@ class ChunkAssembler:
         if self._ge is None:
             raise RelayError(f"job {self.job_id}: segment {chunk.segment_index} starts before any voice_hash")
         stream = self.vocoder.stream(np.asarray(chunk.phones, np.int64), self._ge, noise_scale=chunk.noise_scale,
-                                     seed=chunk.noise_seed, config=self.config)
+                                     seed=chunk.noise_seed, config=self.config, speed=self.speed)
         return _Segment(chunk.segment_index, chunk.epoch, stream)
 
     def _finish_segment(self, pieces: list[np.ndarray]) -> None:

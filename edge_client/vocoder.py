@@ -6,6 +6,12 @@ back (they lack right context and will change once more tokens arrive); the next
 them and the join is crossfaded over the held-back span. At the segment end the remainder is
 emitted with no holdback, so the streamed audio has exactly the offline decode's length.
 
+At a speed other than 1 the graph resamples each window's latent to ``int(frames / speed) + 1``
+frames, so a token boundary no longer falls on a whole sample count and two windows place it a
+little differently. Each join is then aligned first (the shift, within half a latent frame, that best
+matches the held-back audio, as upstream's SOLA does), and the end is padded or trimmed to the
+offline length.
+
 Noise is a pure function of (seed, absolute latent frame), drawn in fixed blocks, so overlapping
 windows see the same noise wherever they cut the segment, and a stream equals an offline decode
 made with the same seed up to window effects.
@@ -24,6 +30,13 @@ __all__ = ["AudioChunk", "SegmentStream", "StreamingConfig", "Vocoder", "segment
 
 NOISE_BLOCK_FRAMES = 256
 FRAMES_PER_TOKEN = 2
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+"""Speaking rates the edge accepts (upstream's WebUI offers 0.6 to 1.65)."""
+
+
+def speed_frames(frames: int, speed: float) -> int:
+    """Latent frames after the graph's speed change (upstream's formula): unchanged at speed 1."""
+    return frames if speed == 1 else int(frames / speed) + 1
 
 
 @dataclass(frozen=True)
@@ -86,8 +99,8 @@ class Vocoder:
     def decode_window(self, tokens: np.ndarray, phones: np.ndarray, ge: np.ndarray, start_token: int,
                       noise_scale: float, seed: int, speed: float = 1.0) -> np.ndarray:
         """Audio of ``tokens`` (which start at ``start_token`` of their segment), float32 ``[samples]``."""
-        frames = FRAMES_PER_TOKEN * len(tokens) if speed == 1 else int(FRAMES_PER_TOKEN * len(tokens) / speed) + 2
-        noise = segment_noise(seed, FRAMES_PER_TOKEN * start_token, frames, self.latent_channels)
+        frames = speed_frames(FRAMES_PER_TOKEN * len(tokens), speed) + (0 if speed == 1 else 1)
+        noise = segment_noise(seed, int(FRAMES_PER_TOKEN * start_token / speed), frames, self.latent_channels)
         return self.session.run(None, {
             "codes": np.asarray(tokens, np.int64).reshape(1, -1),
             "phones": np.asarray(phones, np.int64).reshape(1, -1),
@@ -104,28 +117,46 @@ class Vocoder:
             return np.zeros(0, np.float32)
         return self.decode_window(tokens, phones, ge, 0, noise_scale, seed, speed)
 
+    def offline_samples(self, tokens: int, speed: float = 1.0) -> int:
+        """Length of ``decode`` for ``tokens`` tokens at ``speed``."""
+        frame = self.samples_per_token // FRAMES_PER_TOKEN
+        return speed_frames(FRAMES_PER_TOKEN * tokens, speed) * frame if tokens else 0
+
     def stream(self, phones: np.ndarray, ge: np.ndarray, noise_scale: float = 0.5, seed: int = 0,
-               config: StreamingConfig | None = None) -> SegmentStream:
+               config: StreamingConfig | None = None, speed: float = 1.0) -> SegmentStream:
         """Start streaming one segment; feed it token chunks with ``push`` and end with ``finish``."""
-        return SegmentStream(self, phones, ge, noise_scale, seed, config or StreamingConfig())
+        return SegmentStream(self, phones, ge, noise_scale, seed, config or StreamingConfig(), speed)
 
 
 class SegmentStream:
-    """Incremental decode of one segment (speed 1)."""
+    """Incremental decode of one segment."""
 
     def __init__(self, vocoder: Vocoder, phones: np.ndarray, ge: np.ndarray, noise_scale: float, seed: int,
-                 config: StreamingConfig) -> None:
+                 config: StreamingConfig, speed: float = 1.0) -> None:
         self.vocoder = vocoder
         self.phones = np.asarray(phones, np.int64)
         self.ge = ge
         self.noise_scale = noise_scale
         self.seed = seed
         self.config = config
+        self.speed = float(speed)
         self.tokens = np.zeros(0, np.int64)
         self.emitted_tokens = 0
+        self.emitted_samples = 0
         self._tail = np.zeros(0, np.float32)  # audio already decoded beyond what was emitted
         self._tail_end_tokens = 0
         self.windows_decoded = 0
+
+    def _samples(self, tokens: int, window: int) -> int:
+        """Where a token boundary ``tokens`` into a window of ``window`` tokens falls, in samples.
+
+        The graph stretches the window's ``2 * window`` latent frames to ``speed_frames`` of them (linear,
+        corners not aligned), so the scale is that window's own ratio, not exactly ``1 / speed``.
+        """
+        spt = self.vocoder.samples_per_token
+        if self.speed == 1:
+            return tokens * spt
+        return round(tokens * spt / self.speed)
 
     def push(self, tokens: np.ndarray) -> np.ndarray:
         """Add tokens; returns the audio that can be played now (possibly empty)."""
@@ -133,7 +164,9 @@ class SegmentStream:
         until = len(self.tokens) - self.config.holdback_tokens
         if until - self.emitted_tokens < self.config.min_new_tokens:
             return np.zeros(0, np.float32)
-        return self._emit(until)
+        out = self._emit(until)
+        self.emitted_samples += len(out)
+        return out
 
     def finish(self) -> np.ndarray:
         """The rest of the segment's audio."""
@@ -141,24 +174,46 @@ class SegmentStream:
             # the last window already reached the end: its held-back part is final
             out, self._tail = self._tail, np.zeros(0, np.float32)
             self.emitted_tokens = len(self.tokens)
-            return out
-        return self._emit(len(self.tokens))
+        else:
+            out = self._emit(len(self.tokens))
+        # at speed != 1 the windows' rounding and join shifts leave the total a few samples off the
+        # offline length: settle it on the last piece
+        missing = self.vocoder.offline_samples(len(self.tokens), self.speed) - (self.emitted_samples + len(out))
+        if missing > 0:
+            out = np.concatenate((out, np.zeros(missing, np.float32)))
+        elif missing < 0:
+            out = out[: max(0, len(out) + missing)]
+        self.emitted_samples += len(out)
+        return out
+
+    def _align(self, wav: np.ndarray, begin: int, overlap: int) -> int:
+        """The start near ``begin`` where ``wav`` best continues the held-back tail (speed != 1 only)."""
+        reach = self.vocoder.samples_per_token // (2 * FRAMES_PER_TOKEN)  # half a latent frame
+        lo, hi = max(0, begin - reach), min(begin + reach, len(wav) - overlap)
+        if self.speed == 1 or overlap == 0 or hi <= lo:
+            return begin
+        tail = self._tail[:overlap]
+        windows = np.lib.stride_tricks.sliding_window_view(wav[lo : hi + overlap], overlap)
+        energy = np.sqrt(np.einsum("ij,ij->i", windows, windows)) + 1e-9
+        return lo + int(np.argmax(windows @ tail / energy))
 
     def _emit(self, until: int) -> np.ndarray:
         if until <= self.emitted_tokens:
             return np.zeros(0, np.float32)
-        spt = self.vocoder.samples_per_token
         start = max(0, self.emitted_tokens - self.config.left_context_tokens)
-        wav = self.vocoder.decode_window(self.tokens[start:], self.phones, self.ge, start, self.noise_scale, self.seed)
+        wav = self.vocoder.decode_window(self.tokens[start:], self.phones, self.ge, start, self.noise_scale, self.seed,
+                                         self.speed)
         self.windows_decoded += 1
-        begin = (self.emitted_tokens - start) * spt
-        out = wav[begin : (until - start) * spt].copy()
+        window = len(self.tokens) - start
+        end = self._samples(until - start, window) if until < len(self.tokens) else len(wav)
+        begin = self._align(wav, self._samples(self.emitted_tokens - start, window), len(self._tail))
+        out = wav[begin:end].copy()
         overlap = min(len(self._tail), len(out))
         if overlap:
             # raised-cosine, amplitude-complementary: both sides estimate the same signal
             fade_in = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
             out[:overlap] = fade_in * out[:overlap] + (1 - fade_in) * self._tail[:overlap]
-        self._tail = wav[(until - start) * spt :].copy()
+        self._tail = wav[end:].copy()
         self._tail_end_tokens = len(self.tokens)
         self.emitted_tokens = until
         return out.astype(np.float32, copy=False)

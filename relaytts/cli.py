@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from edge_client.vocoder import MAX_SPEED, MIN_SPEED
 from relaytts.errors import RelayError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -116,6 +117,8 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option("--repetition-penalty", type=float, default=1.35, show_default=True)
 @click.option("--noise-scale", type=float, default=0.5, show_default=True)
+@click.option("--speed", type=click.FloatRange(MIN_SPEED, MAX_SPEED), default=1.0, show_default=True,
+              help="Speaking rate (above 1 is faster).")
 @click.option("--max-tokens", type=int, default=None, help="Per-segment token cap (default: 50 + 10 per phone).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
               help="T2S graph variant.")
@@ -124,7 +127,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
 @one_line_errors
 def synth(bundle_dir: Path, text: str | None, phones: str | None, lang: str, ref_audio: Path | None, out: Path,
           seed: int, top_k: int, top_p: float, temperature: float, repetition_penalty: float, noise_scale: float,
-          max_tokens: int | None, precision: str, device: str, threads: int) -> None:
+          speed: float, max_tokens: int | None, precision: str, device: str, threads: int) -> None:
     """Speak TEXT with both engines in this process (no Redis, no network); writes a WAV file."""
     import numpy as np
     import soundfile
@@ -139,8 +142,9 @@ def synth(bundle_dir: Path, text: str | None, phones: str | None, lang: str, ref
     synthesizer = LocalSynthesizer(bundle_dir, precision, threads, device)
     ge = synthesizer.reference_style(ref_audio)
     report = SynthesisReport()
-    pieces = (synthesizer.synthesize(text, ge, lang, params, noise_scale, max_tokens, report) if text is not None
-              else synthesizer.synthesize_phones(phones, ge, params, noise_scale, max_tokens, report))
+    pieces = (synthesizer.synthesize(text, ge, lang, params, noise_scale, max_tokens, report, speed)
+              if text is not None
+              else synthesizer.synthesize_phones(phones, ge, params, noise_scale, max_tokens, report, speed))
     audio = np.concatenate(list(pieces))
     soundfile.write(str(out), audio, synthesizer.bundle.manifest.sample_rate, subtype="PCM_16")
     click.echo(f"wrote {out}: {report.audio:.2f} s of audio, {report.segments} segment(s), {report.tokens} tokens "

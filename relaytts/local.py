@@ -68,6 +68,7 @@ class LocalSynthesizer:
     def synthesize(
         self, text: str, ge: Any, lang: str = "auto", params: SamplingParams | None = None,  # noqa: ANN401
         noise_scale: float = 0.5, max_new_tokens: int | None = None, report: SynthesisReport | None = None,
+        speed: float = 1.0,
     ) -> Iterator[Any]:
         """Yield float32 audio pieces for ``text`` as soon as they exist; fills ``report`` as it goes."""
         report = report if report is not None else SynthesisReport()
@@ -77,11 +78,11 @@ class LocalSynthesizer:
         report.frontend += time.perf_counter() - start
         if not units:
             raise InvalidArgument(f"`text` has nothing to speak: {text[:60]!r}")
-        yield from self._speak(units, ge, params, noise_scale, max_new_tokens, report, start)
+        yield from self._speak(units, ge, params, noise_scale, max_new_tokens, report, start, speed)
 
     def synthesize_phones(
         self, phones: str, ge: Any, params: SamplingParams | None = None, noise_scale: float = 0.5,  # noqa: ANN401
-        max_new_tokens: int | None = None, report: SynthesisReport | None = None,
+        max_new_tokens: int | None = None, report: SynthesisReport | None = None, speed: float = 1.0,
     ) -> Iterator[Any]:
         """Speak a phoneme sequence given as symbols or ids separated by spaces (one segment, zero BERT)."""
         import numpy as np
@@ -101,10 +102,11 @@ class LocalSynthesizer:
             raise InvalidArgument(f"`phones` ids must be below {table_size}; given {int(ids.max())}")
         report = report if report is not None else SynthesisReport()
         units = [(ids, np.zeros((1024, len(ids)), np.float32))]
-        yield from self._speak(units, ge, params, noise_scale, max_new_tokens, report, time.perf_counter())
+        yield from self._speak(units, ge, params, noise_scale, max_new_tokens, report, time.perf_counter(), speed)
 
     def _speak(self, units: list, ge: Any, params: SamplingParams | None, noise_scale: float,  # noqa: ANN401
-               max_new_tokens: int | None, report: SynthesisReport, start: float) -> Iterator[Any]:
+               max_new_tokens: int | None, report: SynthesisReport, start: float,
+               speed: float = 1.0) -> Iterator[Any]:
         import numpy as np
 
         from workers.t2s import ChunkPolicy
@@ -117,7 +119,7 @@ class LocalSynthesizer:
                 report.audio += len(gap) / rate
                 yield gap
             seg_params = params.for_segment(index, len(ids), max_new_tokens)
-            stream = self.vocoder.stream(ids, ge, noise_scale=noise_scale, seed=seg_params.seed or 0)
+            stream = self.vocoder.stream(ids, ge, noise_scale=noise_scale, seed=seg_params.seed or 0, speed=speed)
             chunks = self.t2s.stream(ids, bert, np.zeros(0, np.int64), seg_params, ChunkPolicy())
             while True:
                 t0 = time.perf_counter()

@@ -138,6 +138,22 @@ def test_gateway_killed_mid_stream_the_client_resumes_to_the_same_audio(system, 
     np.testing.assert_allclose(audio, reference, atol=1e-5)
 
 
+def test_speed_is_rendered_on_the_edge_from_the_same_tokens(system, client):
+    normal = speak(client, seed=5)
+    normal_tokens = [len(c.tokens) for c in job_chunks(system, client.last_job_id)]
+    fast = speak(client, seed=5, speed=1.25)
+    chunks = job_chunks(system, client.last_job_id)
+    assert [len(c.tokens) for c in chunks] == normal_tokens  # same job, same tokens: only the vocoder differs
+    per_segment: dict[int, int] = {}
+    for c in chunks:
+        per_segment[c.segment_index] = per_segment.get(c.segment_index, 0) + len(c.tokens)
+    gaps = (len(per_segment) - 1) * int(0.3 * 32000)
+    assert len(fast) == sum((int(2 * n / 1.25) + 1) * 640 for n in per_segment.values()) + gaps
+    assert len(normal) == sum(n * 1280 for n in per_segment.values()) + gaps
+    with pytest.raises(InvalidArgument, match="`speed` must be in"):
+        client.synthesize(TEXT, speed=3.0)
+
+
 def worker_child_pid(system) -> int:
     parent = system.child("worker").process.pid
     children = [int(p) for t in Path(f"/proc/{parent}/task").iterdir()
