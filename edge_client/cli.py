@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from edge_client.vocoder import MAX_SPEED, MIN_SPEED
 from relaytts.errors import RelayError
+from relaytts.sampling import MAX_SPEED, MIN_SPEED
 
 __all__ = ["say_command"]
 

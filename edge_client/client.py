@@ -40,7 +40,7 @@ import grpc
 
 from edge_client.model_cache import ModelCache, ModelInfo
 from edge_client.stitch import DEFAULT_STYLE_CACHE_ENTRIES, ChunkAssembler, PlaybackStats, StyleCache
-from edge_client.vocoder import MAX_SPEED, MIN_SPEED, AudioChunk, Vocoder
+from edge_client.vocoder import AudioChunk, Vocoder
 from edge_client.voices import VoicesMixin
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
@@ -59,7 +59,7 @@ from relaytts.errors import (
     VoiceNotFound,
 )
 from relaytts.jobs import JOB_ID_METADATA
-from relaytts.sampling import SamplingParams
+from relaytts.sampling import MAX_SPEED, MIN_SPEED, SamplingParams
 from relaytts.settings import EdgeSettings
 from relaytts.voices import MAX_CACHED_VOICE_HASHES
 

@@ -30,8 +30,6 @@ __all__ = ["AudioChunk", "SegmentStream", "StreamingConfig", "Vocoder", "segment
 
 NOISE_BLOCK_FRAMES = 256
 FRAMES_PER_TOKEN = 2
-MIN_SPEED, MAX_SPEED = 0.5, 2.0
-"""Speaking rates the edge accepts (upstream's WebUI offers 0.6 to 1.65)."""
 
 
 def speed_frames(frames: int, speed: float) -> int:

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from edge_client.vocoder import MAX_SPEED, MIN_SPEED
 from relaytts.errors import RelayError
+from relaytts.sampling import MAX_SPEED, MIN_SPEED
 
 F = TypeVar("F", bound=Callable[..., Any])
 

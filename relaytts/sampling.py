@@ -15,12 +15,20 @@ from typing import Final
 from relaytts.errors import InvalidArgument
 
 __all__ = [
+    "MAX_SPEED",
+    "MIN_SPEED",
     "EOS_BLOCKED_STEPS",
     "MAX_NEW_TOKENS",
     "SamplingParams",
     "StopReason",
     "segment_token_cap",
 ]
+
+MIN_SPEED: Final = 0.5
+MAX_SPEED: Final = 2.0
+"""Speaking rates a request may ask for (upstream's WebUI offers 0.6 to 1.65). The edge vocoder renders the
+rate, so it never changes the tokens; it lives here with the other request knobs so the CLIs can check it
+without loading the vocoder."""
 
 EOS_BLOCKED_STEPS: Final = 11
 """Upstream drops the EOS column for decode steps 0..10: no segment is shorter than 11 tokens."""

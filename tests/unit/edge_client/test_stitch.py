@@ -28,10 +28,10 @@ class FakeVocoder(Vocoder):
         super().__init__(session=None, sample_rate=RATE, samples_per_token=SPT, latent_channels=1)
         self.streams: list[dict] = []
 
-    def stream(self, phones, ge, noise_scale=0.5, seed=0, config=None):
+    def stream(self, phones, ge, noise_scale=0.5, seed=0, config=None, speed=1.0):
         self.streams.append({"phones": list(phones), "ge": np.asarray(ge).copy(), "noise_scale": noise_scale,
-                             "seed": seed})
-        return super().stream(phones, ge, noise_scale, seed, config)
+                             "seed": seed, "speed": speed})
+        return super().stream(phones, ge, noise_scale, seed, config, speed)
 
     def decode_window(self, tokens, phones, ge, start_token, noise_scale, seed, speed=1.0):
         tokens = np.asarray(tokens, np.float64)
