@@ -145,16 +145,10 @@ class SegmentStream:
         self._tail_end_tokens = 0
         self.windows_decoded = 0
 
-    def _samples(self, tokens: int, window: int) -> int:
-        """Where a token boundary ``tokens`` into a window of ``window`` tokens falls, in samples.
-
-        The graph stretches the window's ``2 * window`` latent frames to ``speed_frames`` of them (linear,
-        corners not aligned), so the scale is that window's own ratio, not exactly ``1 / speed``.
-        """
-        spt = self.vocoder.samples_per_token
-        if self.speed == 1:
-            return tokens * spt
-        return round(tokens * spt / self.speed)
+    def _samples(self, tokens: int) -> int:
+        """Where a token boundary ``tokens`` into a window falls, in samples (exact at speed 1; at other
+        speeds the window's own stretch moves it by a fraction of a frame, which ``_align`` finds)."""
+        return round(tokens * self.vocoder.samples_per_token / self.speed)
 
     def push(self, tokens: np.ndarray) -> np.ndarray:
         """Add tokens; returns the audio that can be played now (possibly empty)."""
@@ -202,9 +196,8 @@ class SegmentStream:
         wav = self.vocoder.decode_window(self.tokens[start:], self.phones, self.ge, start, self.noise_scale, self.seed,
                                          self.speed)
         self.windows_decoded += 1
-        window = len(self.tokens) - start
-        end = self._samples(until - start, window) if until < len(self.tokens) else len(wav)
-        begin = self._align(wav, self._samples(self.emitted_tokens - start, window), len(self._tail))
+        end = self._samples(until - start) if until < len(self.tokens) else len(wav)
+        begin = self._align(wav, self._samples(self.emitted_tokens - start), len(self._tail))
         out = wav[begin:end].copy()
         overlap = min(len(self._tail), len(out))
         if overlap:

@@ -79,7 +79,8 @@ def book_cancel_key(book_id: str) -> str:
 
 def open_books_key() -> str:
     """Sorted set of every book id that may not have ended (by creation time), all tenants: the book-progress
-    metrics read it. Submit and a re-roll that reopens a book add; the metrics script drops ended ones."""
+    metrics read it. Submit and a re-roll that reopens a book add; the scripts that end a book remove it, and
+    the metrics script drops any left over (a book that expired while open)."""
     return f"{PREFIX}:books:open"
 
 
