@@ -19,7 +19,7 @@ from . import symbols as sym
 from .bert import BertFeaturizer
 from .langsplit import has_kana, main_language, split_languages
 from .schema import Language, PhonemizedSegment, PhonemizedSpan, Segment, Span
-from .segment import MAX_SEGMENT_CHARS, MIN_SEGMENT_CHARS, split_text
+from .segment import MAX_SEGMENT_CHARS, MIN_SEGMENT_CHARS, normalize_punctuation, split_text
 
 __all__ = ["Frontend"]
 
@@ -131,6 +131,19 @@ class Frontend:
             if done is not None:
                 out.append(done)
         return out
+
+    def phonemize_sentence(self, text: str, lang: Language | str = Language.AUTO) -> PhonemizedSegment | None:
+        """Phonemize ``text`` as exactly one segment (no cutting), as upstream reads one cut piece.
+
+        This is the unit upstream's goldens describe; ``phonemize`` is this after ``segments``' cutting.
+        """
+        lang = Language.parse(lang)
+        cjk = (Language.JA if has_kana(text) else Language.ZH) if lang is Language.AUTO else None
+        text = normalize_punctuation(text).strip()
+        spans = split_languages(text, lang, cjk)
+        if not spans:
+            return None
+        return self.phonemize_segment(Segment(text, main_language(spans, lang), spans))
 
     def phonemize_segment(self, segment: Segment) -> PhonemizedSegment | None:
         """Phonemize one segment; ``None`` when it yields no phones other than punctuation."""
