@@ -1,140 +1,176 @@
-"""English G2P: normalised text → (ARPAbet phones with stress digits, word2ph).
+"""English G2P: normalised text → (ARPAbet phones with stress digits, word2ph), as upstream reads it.
 
-Per word, in order: homographs (two readings picked by a part-of-speech guess), the CMU dictionary
-(an all-caps word prefers its spelled-out variant: "AI" → EY1 AY1), initialisms ("U.S") and unknown
-words of at most three letters or all in capitals spelled letter by letter, possessives ("'s" after
-a known word), and finally the neural G2P model. Punctuation marks are phones of their own. A span of
-fewer than 4 phones gets a leading ``,`` (upstream does this so very short inputs still prompt T2S).
+Upstream (``english.en_G2p``) tokenises with NLTK's ``TweetTokenizer`` and reads each token, in order:
 
-Upstream tags parts of speech with NLTK's perceptron tagger, whose data would have to be downloaded;
-we guess from the neighbouring word instead ("to record" is a verb, "the record" is not). That is
-enough for the homograph list, which only asks "verb or not".
+1. no letter in it (punctuation) → the token itself, kept only if it is a v2 symbol (``'`` becomes ``-``);
+2. one letter → capital ``A`` is "EY1", any other letter its dictionary entry ("a" → AH0, "b" → B IY1);
+3. a homograph → one of its two readings, by part-of-speech tag;
+4. otherwise ``_word``: the dictionary (words of 2+ letters); a capitalised word in the optional
+   name dictionary; 3 letters or fewer → spelled letter by letter (``a`` → EY1); ``x's`` → the stem
+   plus S / AH0 Z / Z after a voiceless / sibilant / other sound; else ``wordsegment`` splits it and each
+   part is read the same way, or, when it does not split, g2p_en's GRU predicts it.
+
+Upstream tags parts of speech with NLTK's perceptron tagger, whose model must be downloaded, so we
+cannot run it. The tag only matters for the ~370 homographs; we guess the tag from the neighbouring
+words (``_tag``), which gets the common cases ("to record" VB, "the record" NN, "have read" VBN) the
+way the tagger does. Upstream's goldens were made with every tag stubbed to NN, which we deliberately
+do not copy: real upstream runs the tagger, and NN-for-everything reads "please record" as the noun.
 """
 
 from __future__ import annotations
 
 import re
 
+from .. import symbols as sym
 from . import lexicon
 
 __all__ = ["g2p", "tokens", "warm_up"]
 
-_TOKEN_RE = re.compile(r"[A-Za-z](?:\.[A-Za-z])+|[A-Za-z]+(?:['-][A-Za-z]+)*|[!?…,.\-]")
-_PUNCT = frozenset("!?…,.-")
-_CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
-_VERB_BEFORE = frozenset(
-    """to will would shall should can could may might must do does did don't doesn't didn't won't wouldn't
-    can't cannot couldn't shouldn't i you we they please let's not never always often usually also just
-    really sometimes rarely""".split()
+# TweetTokenizer's alternatives that can match upstream's normalised text (letters, blanks and
+# ' . , ? ! -), in its order; the first alternative that matches at a position wins. (The others need
+# digits, ':', '@', '#', '<', '/' or emoji, which normalisation has removed.)
+_TOKEN_RE = re.compile(
+    r"""
+    (?<!@)[a-z0-9]+(?:[.\-][a-z0-9]+){0,126}[.][a-z]{2,13}\b/?(?!@)   # naked domain: "node.js"
+    | [a-z](?:[a-z]|['\-_])+[a-z]                                     # words with apostrophes or dashes
+    | \w+                                                             # plain words
+    | \.(?:[^\S\r\n]*\.)+                                             # ellipsis dots
+    | \S                                                              # any other character
+    """,
+    re.VERBOSE | re.IGNORECASE,
 )
-_NOUN_BEFORE = frozenset(
-    """the a an this that these those my your his her its our their some any no every each of per
-    another which whose what""".split()
-)
-_MODALS = frozenset(
+_HANG_RE = re.compile(r"([^A-Za-z0-9])\1{3,}")  # TweetTokenizer first shortens a run of 4+ marks to 3
+_LETTER_RE = re.compile("[a-z]")
+_POSSESSIVE_RE = re.compile(r"[a-z]+'s")
+_VOICELESS = frozenset("P T K F TH HH".split())
+_SIBILANT = frozenset("S Z SH ZH CH JH".split())
+
+# Neighbour cues for the part-of-speech guess.
+_TO_VERB = frozenset(
     """to will would shall should can could may might must do does did don't doesn't didn't won't wouldn't
     can't cannot couldn't shouldn't please let's""".split()
 )
-_PAST_BEFORE = frozenset("have has had was were been is are be being i've you've we've they've he's she's".split())
+_SUBJECTS = frozenset("i you we they he she it who people".split())
+_ADVERBS = frozenset("not never always often usually also just really sometimes rarely still then".split())
+_DETERMINERS = frozenset(
+    """the a an this that these those my your his her its our their some any no every each of per
+    another which whose what""".split()
+)
+_PERFECT = frozenset("have has had having was were been is are be being am i've you've we've they've".split())
 _PAST_CUES = frozenset("yesterday ago last already".split())
-_SIBILANTS = frozenset("S Z SH ZH CH JH".split())
-_VOICELESS = frozenset("P T K F TH".split())
 
 
 def tokens(norm_text: str) -> list[tuple[int, str]]:
-    """Split normalised text into (start offset, token) for words, initialisms and punctuation."""
-    return [(m.start(), m.group()) for m in _TOKEN_RE.finditer(norm_text)]
+    """Split normalised text as upstream's tokenizer does: (start offset, token)."""
+    text = _HANG_RE.sub(lambda m: m.group(1) * 3, norm_text)
+    if text != norm_text:  # offsets into the shortened text; only runs of 4+ marks change it
+        return [(0, m.group()) for m in _TOKEN_RE.finditer(text)]
+    return [(m.start(), m.group()) for m in _TOKEN_RE.finditer(text)]
 
 
 def warm_up() -> None:
-    """Parse the CMU dictionary and load the OOV model now instead of on the first sentence."""
+    """Load every table and model now instead of on the first sentence (before a fork)."""
     lexicon.cmu()
     lexicon.homographs()
+    lexicon.names()
+    lexicon.segmenter()
     lexicon.neural()
 
 
+def _tag(word: str, prev: str, nxt: str, sentence: set[str]) -> str:
+    """A guess at the Penn tag NLTK's tagger would give ``word`` (only homographs ask)."""
+    if prev in _TO_VERB or prev in _ADVERBS and word != "read":
+        return "VB"
+    if prev in _DETERMINERS:
+        return "NN" if not _LETTER_RE.match(nxt or "") or nxt in ("of", "and", "or") else "JJ"
+    if prev in _PERFECT:
+        return "VBN"
+    if prev in _SUBJECTS:
+        if word == "read" and not sentence & _PAST_CUES:
+            return "VBP"
+        return "VBD" if word.endswith("ed") or word == "read" else "VBZ" if word.endswith("s") else "VBP"
+    if word == "used" and nxt == "to":
+        return "VBD"
+    return "NN"
+
+
+def _homograph(entry: lexicon.Homograph, tag: str) -> tuple[str, ...]:
+    # Upstream's rule: the first reading when the tag starts with the entry's tag, or is a prefix of it
+    # ("VB" for "read"'s VBP); else the second.
+    if tag.startswith(entry.tag) or len(tag) < len(entry.tag) and entry.tag.startswith(tag):
+        return entry.first
+    return entry.second
+
+
 def _spell(word: str) -> list[str]:
-    return [p for ch in word.lower() if ch in lexicon.LETTERS for p in lexicon.LETTERS[ch]]
-
-
-def _is_verb(prev: str, word: str) -> bool:
-    if prev in _VERB_BEFORE:
-        return True
-    if prev in ("he", "she", "it", "who") and word.endswith("s"):
-        return True
-    return False
-
-
-def _homograph(word: str, prev: str, sentence: set[str]) -> list[str] | None:
-    if word == "read":  # the list's tag for "read" is inverted; decide present vs past ourselves
-        past = prev in _PAST_BEFORE or bool(sentence & _PAST_CUES)
-        return ["R", "EH1", "D"] if past and prev not in _MODALS else ["R", "IY1", "D"]
-    entry = lexicon.homographs().get(word)
-    if entry is None:
-        return None
-    if entry.pos.startswith("V"):
-        return list(entry.first if _is_verb(prev, word) else entry.second)
-    chosen = prev in _NOUN_BEFORE if entry.pos == "N" else not _is_verb(prev, word)
-    return list(entry.first if chosen else entry.second)
-
-
-def _lookup(word: str, prev: str, sentence: set[str]) -> list[str]:
-    lower = word.lower()
-    if "." in word:
-        return _spell(word.replace(".", ""))
-    if "-" in word:  # Wi-Fi → "wifi" if the dictionary has it, else each part
-        joined = word.replace("-", "")
-        if joined.lower() in lexicon.cmu():
-            return _lookup(joined, prev, sentence)
-        return [p for part in word.split("-") if part for p in _lookup(part, prev, sentence)]
-    homograph = _homograph(lower, prev, sentence)
-    if homograph is not None:
-        return homograph
+    phones: list[str] = []
     cmu = lexicon.cmu()
-    prons = cmu.get(lower)
-    all_caps = word.isupper() and len(word) > 1
-    if prons:
-        if all_caps:
-            spelled = tuple(_spell(word))
-            if any(p == spelled for p in prons):
-                return list(spelled)
-        return list(prons[0])
-    if all_caps and len(word) <= 5 or len(word) <= 3:
+    for ch in word:
+        if ch == "a":
+            phones.append("EY1")
+        elif not ch.isalpha():
+            phones.append(ch)
+        else:
+            phones.extend(cmu.get(ch, ()))
+    return phones
+
+
+def _word(written: str) -> list[str]:
+    word = written.lower()
+    cmu = lexicon.cmu()
+    if len(word) > 1 and word in cmu:
+        return list(cmu[word])
+    if written.istitle() and word in lexicon.names():
+        return list(lexicon.names()[word])
+    if len(word) <= 3:
         return _spell(word)
-    if lower.endswith("'s") and lower[:-2] in cmu:
-        base = list(cmu[lower[:-2]][0])
-        last = base[-1]
-        return base + (["IH0", "Z"] if last in _SIBILANTS else ["S"] if last in _VOICELESS else ["Z"])
-    if "'" in lower:
-        return [p for part in lower.split("'") if part for p in _lookup(part, prev, sentence)]
-    parts = _CAMEL_RE.findall(word)
-    if len(parts) > 1:  # GPTSoVITS, OpenAI: read each capitalised part
-        return [p for part in parts for p in _lookup(part, prev, sentence)]
-    return list(lexicon.neural().predict(lower))
+    if _POSSESSIVE_RE.fullmatch(word):
+        phones = _word(word[:-2])
+        last = phones[-1] if phones else ""
+        return phones + (["S"] if last in _VOICELESS else ["AH0", "Z"] if last in _SIBILANT else ["Z"])
+    parts = lexicon.segmenter().segment(word)
+    if len(parts) == 1:
+        return list(lexicon.neural().predict(word))
+    return [p for part in parts for p in _word(part)]
+
+
+def _read(written: str, prev: str, nxt: str, sentence: set[str]) -> list[str]:
+    word = written.lower()
+    if not _LETTER_RE.search(word):
+        return [word]
+    if len(word) == 1:
+        return ["EY1"] if written == "A" else list(lexicon.cmu().get(word, ()))
+    entry = lexicon.homographs().get(word)
+    if entry is not None:
+        return list(_homograph(entry, _tag(word, prev, nxt, sentence)))
+    return _word(written)
+
+
+def _keep(phones: list[str]) -> list[str]:
+    # Upstream's last filter: v2 symbols pass, an apostrophe becomes "-", anything else is dropped.
+    table = sym.symbol_table()
+    return [p if p in table else "-" for p in phones if p in table or p == "'"]
 
 
 def g2p(norm_text: str) -> tuple[list[str], list[int], str]:
     """Return ``(phones, word2ph, norm_text)``.
 
-    ``word2ph`` has one entry per character of the returned text (a word's phones at its first
-    letter). The returned text equals ``norm_text`` except that a ``,`` is put in front when there
-    are fewer than 4 phones.
+    ``word2ph`` has one entry per character of the returned text (a token's phones at its first
+    character). The returned text equals ``norm_text`` except that a ``,`` is put in front when there
+    are fewer than 4 phones, which is upstream's rule for English.
     """
     toks = tokens(norm_text)
-    sentence = {t.lower() for _, t in toks}
-    words = [t for _, t in toks if t not in _PUNCT]
-    lone_letter = len(words) == 1 and len(words[0]) == 1  # "A股", "选择了A": the letter, not the article
+    lowered = [t.lower() for _, t in toks]
+    sentence = set(lowered)
     word2ph = [0] * len(norm_text)
     phones: list[str] = []
-    prev = ""
-    for start, tok in toks:
-        if tok in _PUNCT:
-            ph = [tok]
-        else:
-            ph = _spell(tok) if lone_letter else _lookup(tok, prev, sentence)
-            prev = tok.lower()
+    for i, (start, tok) in enumerate(toks):
+        prev = lowered[i - 1] if i else ""
+        nxt = lowered[i + 1] if i + 1 < len(toks) else ""
+        ph = _keep(_read(tok, prev, nxt, sentence))
         phones.extend(ph)
-        word2ph[start] += len(ph)
+        if word2ph:
+            word2ph[min(start, len(word2ph) - 1)] += len(ph)
     if len(phones) < 4:
         phones.insert(0, ",")
         word2ph.insert(0, 1)

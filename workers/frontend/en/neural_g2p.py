@@ -30,6 +30,8 @@ PHONEMES = (
     "V", "W", "Y", "Z", "ZH",
 )  # fmt: skip
 _START, _END = PHONEMES.index("<s>"), PHONEMES.index("</s>")
+_MAX_STEPS = 20  # g2p_en decodes at most 20 phonemes, whatever the word's length
+_DROPPED = frozenset(("<pad>", "<s>", "UW"))
 _G2I = {g: i for i, g in enumerate(GRAPHEMES)}
 
 
@@ -74,17 +76,18 @@ class NeuralG2P:
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one long-lived instance per process
     def predict(self, word: str) -> tuple[str, ...]:
-        """Return the phones for ``word`` (letters a–z; anything else reads as ``<unk>``)."""
+        """Return the phones for ``word`` as upstream keeps them (letters a–z; anything else reads as ``<unk>``)."""
         w = self._w
         h = np.zeros(self._hidden, dtype=np.float32)
         for ch in [*word.lower(), "</s>"]:
             h = self._step(self._enc_in[_G2I.get(ch, 1)], h, w["enc_w_hh"], w["enc_b_hh"])
         out: list[str] = []
         prev = _START
-        for _ in range(min(2 * len(word) + 4, 40)):
+        for _ in range(_MAX_STEPS):
             h = self._step(self._dec_in[prev], h, w["dec_w_hh"], w["dec_b_hh"])
             prev = int(np.argmax(w["fc_w"] @ h + w["fc_b"]))
             if prev == _END:
                 break
             out.append(PHONEMES[prev])
-        return tuple(p for p in out if not p.startswith("<"))
+        # Upstream drops <pad>, <s> and the stressless "UW" (not in the v2 table) and writes <unk> as UNK.
+        return tuple("UNK" if p == "<unk>" else p for p in out if p not in _DROPPED)

@@ -1,7 +1,31 @@
-"""English text normalisation: money, numbers, ordinals, times, units, abbreviations → words.
+"""English text normalisation, rule for rule what upstream's ``english.text_normalize`` does.
 
-The output has only ASCII letters, apostrophes, spaces and the six punctuation symbols
-``! ? … , . -``; every word in it is something the G2P can look up, spell or predict.
+Upstream (GPT-SoVITS ``text/english.py`` + ``text/en_normalization/expend.py``) runs, in this order:
+
+1. A literal replacement of ``。！？`` by ``.!?`` (its punctuation map is joined with ``re.escape``, so
+   its two bracketed keys only ever match themselves; ``;`` ``:`` and full-width commas are *not*
+   mapped and are deleted in step 14).
+2. ``"12. "`` (digits, dot, space) → ``"12th, "``: a list-item ordinal, even at a sentence's end
+   mid-text ("in 2001. Then" → "in 2001st, Then").
+3. Arithmetic: ``<operand> <op> <operand>`` with spaces around ``+ - × ÷ =`` → plus / minus / times /
+   divided by / Equals. An operand may be one letter, so "well - known" reads "well minus known".
+4. ``-5`` at the start or after blanks → ``negative 5``; the blanks before it are dropped
+   ("was -5" → "wasnegative 5", which the word segmenter later splits again).
+5. Commas inside digit runs are removed.
+6. Clock times ``H:MM`` (hour 0–23) → hour words, minute words (or "o'clock") and ``a.m.`` when the
+   hour is below 12, else ``p.m.`` (12-hour clock). A written "p.m." after it stays: "3:30 p.m." →
+   "three thirty a.m. p.m.".
+7. Units glued to a number (``5km``, ``10s``, ``2h``, ``1L``, ``°C``) → singular only for exactly 1.
+8. ``£``/``$`` amounts (sign before or after) → "<n> pounds and <m> pence" / dollars and cents; an
+   amount followed by a scale word stays in that order ("$3 million" → "3 dollars million").
+9. Decimals → "<int> point <d> <d>"; 10. fractions → "three fourths", "one half", "three halves";
+11. ``21st`` → "twenty-first"; 12. other digit runs → words: 1001–2999 as years ("nineteen
+   ninety-nine", "two thousand five", "nineteen hundred"), the rest as cardinals without "and",
+   with inflect's group commas ("twelve thousand, three hundred forty-five").
+13. Accents stripped; ``%`` → " percent"; 14. everything but letters, blanks and ``' . , ? ! -``
+   deleted; 15. "i.e." / "e.g." → "that is" / "for example".
+16. A space before every capital that follows a non-blank: "NASA" → "N A S A", "iPhone" → "i Phone".
+17. A run of punctuation after a mark *or a blank* is dropped ("word ." → "word ").
 """
 
 from __future__ import annotations
@@ -10,42 +34,91 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from .numbers import cardinal, decimal, digits, ordinal, year
+from .numbers import number_to_words, ordinal_digits, ordinal_words, spelled_ordinal, year_pairs
 
 __all__ = ["normalize"]
 
-_ABBREVIATIONS = {
-    "mr": "mister", "mrs": "missus", "ms": "miss", "dr": "doctor", "prof": "professor", "st": "saint",
-    "jr": "junior", "sr": "senior", "vs": "versus", "etc": "et cetera", "inc": "incorporated",
-    "ltd": "limited", "co": "company", "corp": "corporation", "dept": "department", "mt": "mount",
-    "ave": "avenue", "approx": "approximately", "est": "established", "gov": "governor", "sen": "senator",
-    "rep": "representative", "gen": "general", "capt": "captain", "lt": "lieutenant", "sgt": "sergeant",
-    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "aug": "august",
-    "sep": "september", "sept": "september", "oct": "october", "nov": "november", "dec": "december",
-}  # fmt: skip
-_LATIN = {"e.g.": "for example", "i.e.": "that is", "a.k.a.": "also known as", "cf.": "compare"}
-_MONTHS = ("january february march april may june july august september october november "
-           "december").split()  # fmt: skip
-_CURRENCIES = {  # symbol: (singular, plural, cent singular, cent plural)
-    "$": ("dollar", "dollars", "cent", "cents"), "US$": ("dollar", "dollars", "cent", "cents"),
-    "£": ("pound", "pounds", "penny", "pence"), "€": ("euro", "euros", "cent", "cents"),
-    "¥": ("yen", "yen", "", ""), "₹": ("rupee", "rupees", "paisa", "paise"),
-}  # fmt: skip
+_LITERAL = {"。": ".", "！": "!", "？": "?", "[;:：，；]": ",", '["’]': "'"}
+_LITERAL_RE = re.compile("|".join(re.escape(k) for k in _LITERAL))
+_SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹ˣʸⁿ"
+_OPERAND = rf"(?:-?\d+(?:\.\d+)?[{_SUPERSCRIPTS}]*|\.\d+[{_SUPERSCRIPTS}]*|[A-Za-z][{_SUPERSCRIPTS}]*)"
+_ARITHMETIC_RE = re.compile(rf"({_OPERAND})\s+([+\-×÷=])\s+({_OPERAND})")
+_OPERATORS = {"+": " plus ", "-": " minus ", "×": " times ", "÷": " divided by ", "=": " Equals "}
 _UNITS = {
-    "km": "kilometers", "kg": "kilograms", "cm": "centimeters", "mm": "millimeters", "mg": "milligrams",
-    "ml": "milliliters", "mph": "miles per hour", "km/h": "kilometers per hour", "kph": "kilometers per hour",
-    "lb": "pounds", "lbs": "pounds", "oz": "ounces", "ft": "feet", "sq": "square", "GB": "gigabytes",
-    "MB": "megabytes", "KB": "kilobytes", "TB": "terabytes", "GHz": "gigahertz", "MHz": "megahertz",
-    "kHz": "kilohertz", "Hz": "hertz", "kW": "kilowatts", "kWh": "kilowatt hours", "ms": "milliseconds",
+    "m": ("meter", "meters"), "km": ("kilometer", "kilometers"),
+    "km/h": ("kilometer per hour", "kilometers per hour"), "ft": ("feet", "feet"), "L": ("liter", "liters"),
+    "tbsp": ("tablespoon", "tablespoons"), "tsp": ("teaspoon", "teaspoons"), "h": ("hour", "hours"),
+    "min": ("minute", "minutes"), "s": ("second", "seconds"), "°C": ("degree celsius", "degrees celsius"),
+    "°F": ("degree fahrenheit", "degrees fahrenheit"),
 }  # fmt: skip
-_FRACTIONS = {2: ("half", "halves"), 4: ("quarter", "quarters")}
-_SYMBOLS = {"&": " and ", "@": " at ", "+": " plus ", "=": " equals ", "#": " number ", "°": " degrees "}
-_PUNCT_MAP = {
-    "，": ",", "、": ",", "；": ",", ";": ",", "：": ",", ":": ",", "。": ".", "！": "!", "？": "?", "—": "-",
-    "–": "-", "~": "-", "～": "-", "\n": ".", "’": "'", "‘": "'", "`": "'",
-}  # fmt: skip
-_SCALE_WORDS = r"(?:\s?(thousand|million|billion|trillion))?"
-_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
+# The alternation keeps upstream's order: at "5km/h" the shorter "km" wins (its \b holds before "/").
+_UNIT_RE = re.compile(r"\b([0-9]+(\.[0-9]+)?(" + "|".join(map(re.escape, _UNITS)) + r"))\b")
+_CURRENCIES = (("£", "pound", "pounds", "penny", "pence"), ("$", "dollar", "dollars", "cent", "cents"))
+_PUNCT = "!?…,.-"
+_PUNCT_RUN_RE = re.compile(rf"([{re.escape(_PUNCT)}\s])[{re.escape(_PUNCT)}]+")
+
+
+def _amount(m: re.Match[str], one: str, many: str, sub_one: str, sub_many: str) -> str:
+    written = m.group(1)
+    parts = written.split(".")
+    if len(parts) > 2:
+        return f"{written} {many}"
+    try:
+        whole = int(parts[0]) if parts[0] else 0
+        cents = int(parts[1].ljust(2, "0")) if len(parts) > 1 and parts[1] else 0
+    except ValueError:  # "$(5", "£,5": upstream raises here; we leave the digits to the number rules
+        return written
+    said = []
+    if whole:
+        said.append(f"{whole} {one if whole == 1 else many}")
+    if cents:
+        said.append(f"{cents} {sub_one if cents == 1 else sub_many}")
+    return " and ".join(said) if said else f"zero {many}"
+
+
+def _time(m: re.Match[str]) -> str:
+    hours, minutes = int(m.group(1)), int(m.group(2))
+    period = "a.m." if hours < 12 else "p.m."
+    if hours > 12:
+        hours -= 12
+    if minutes == 0:
+        return f"{number_to_words(hours)} o'clock {period}"
+    return f"{number_to_words(hours)} {number_to_words(minutes)} {period}"
+
+
+def _unit(m: re.Match[str]) -> str:
+    written, decimals, unit = m.group(1), m.group(2), m.group(3)
+    # Upstream drops the point before testing for 1, so "1.0h" is plural and only a bare "1" singular.
+    singular = decimals is None and int(written[: -len(unit)]) == 1
+    return written.replace(unit, " " + _UNITS[unit][0 if singular else 1])
+
+
+def _decimal(m: re.Match[str]) -> str:
+    whole, fraction = m.group(1).split(".")
+    return whole + " point " + " ".join(fraction)
+
+
+def _fraction(m: re.Match[str]) -> str:
+    numerator, denominator = int(m.group(1)), int(m.group(2))
+    said = number_to_words(numerator)
+    if denominator == 1:
+        return said
+    if denominator == 2:
+        return f"{said} {'half' if numerator == 1 else 'halves'}"
+    return f"{said} {ordinal_words(number_to_words(denominator))}{'s' if numerator > 1 else ''}"
+
+
+def _number(m: re.Match[str]) -> str:
+    n = int(m.group(0))
+    if 1000 < n < 3000:
+        if n == 2000:
+            return "two thousand"
+        if 2000 < n < 2010:
+            return "two thousand " + number_to_words(n % 100)
+        if n % 100 == 0:
+            return number_to_words(n // 100) + " hundred"
+        return year_pairs(n)
+    return number_to_words(n, andword="")
 
 
 def _sub(pattern: str, repl: Callable[[re.Match[str]], str], flags: int = 0) -> Callable[[str], str]:
@@ -53,117 +126,45 @@ def _sub(pattern: str, repl: Callable[[re.Match[str]], str], flags: int = 0) -> 
     return lambda text: compiled.sub(repl, text)
 
 
-def _money(m: re.Match[str]) -> str:
-    one, many, cent, cents = _CURRENCIES[m.group(1)]
-    amount, scale = m.group(2).replace(",", ""), m.group(3)
-    whole, _, frac = amount.partition(".")
-    if scale:  # $5.5 million → five point five million dollars
-        return f" {decimal(amount)} {scale} {many} "
-    words: list[str] = []
-    if int(whole or "0") or not frac or not cent:
-        words.append(f"{cardinal(int(whole or '0'))} {one if int(whole or '0') == 1 else many}")
-    if frac and cent and int(frac[:2].ljust(2, "0")):
-        c = int(frac[:2].ljust(2, "0"))
-        words.append(f"{cardinal(c)} {cent if c == 1 else cents}")
-    return " " + " and ".join(words) + " "
-
-
-def _fraction(m: re.Match[str]) -> str:
-    num, den = int(m.group(1)), int(m.group(2))
-    if den in _FRACTIONS:
-        return f"{cardinal(num)} {_FRACTIONS[den][num != 1]}"
-    if 3 <= den <= 20:
-        word = ordinal(den)
-        return f"{cardinal(num)} {word}{'s' if num != 1 else ''}"
-    return f"{cardinal(num)} over {cardinal(den)}"
-
-
-def _time(m: re.Match[str]) -> str:
-    hour, minute = int(m.group(1)), int(m.group(2))
-    suffix = (m.group(3) or "").lower()
-    said = cardinal(hour) + (" o'clock" if minute == 0 and not suffix else "")
-    if minute:
-        said += " oh " + cardinal(minute) if minute < 10 else " " + cardinal(minute)
-    if suffix:
-        said += f" {suffix.upper()}.M"  # initialism form: the G2P spells it
-        rest = m.string[m.end() :]
-        if m.group(0).endswith(".") and not re.match(r"\s+[a-z]", rest):
-            said += "."  # the abbreviation's dot also ended the sentence
-    return said
-
-
-def _expand_abbreviation(m: re.Match[str]) -> str:
-    # At the very end the abbreviation's dot also ends the sentence ("drinks, etc.").
-    return _ABBREVIATIONS[m.group(1).lower()] + ("." if m.end() == len(m.string) else "")
-
-
-def _plural(words: str) -> str:
-    """Decades and round numbers in the plural: "1990s" → nineteen nineties, "100s" → hundreds."""
-    return words[:-1] + "ies" if words.endswith("y") else words + "s"
-
-
-def _iso_date(m: re.Match[str]) -> str:
-    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if not (1 <= mo <= 12 and 1 <= d <= 31):
-        return m.group(0).replace("-", " ")
-    return f"{_MONTHS[mo - 1]} {ordinal(d)}, {year(y)}"
-
-
-def _number_words(written: str) -> str:
-    """Read a written number: decimals digit by digit after the point, 1100–2099 as years."""
-    text = written.replace(",", "")
-    if "." in text:
-        return decimal(text)
-    if len(text) > 1 and text.startswith("0"):
-        return digits(text)
-    n = int(text)
-    if 1100 <= n <= 2099 and "," not in written:
-        return year(n)
-    return cardinal(n)
-
-
-_RULES: tuple[Callable[[str], str], ...] = (
-    _sub(r"\b(e\.g\.|i\.e\.|a\.k\.a\.|cf\.)", lambda m: _LATIN[m.group(1).lower()], re.I),
-    _sub(r"\b(" + "|".join(_ABBREVIATIONS) + r")\.(?=\s|$)", lambda m: _expand_abbreviation(m), re.I),
-    _sub(r"\b(No)\.\s?(?=\d)", lambda m: "number ", re.I),
-    _sub(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", _iso_date),
-    _sub(r"\b(\d{3})-(\d{3})-(\d{4})\b", lambda m: ", ".join(digits(g) for g in m.groups())),
-    _sub(r"(US\$|[$£€¥₹])\s?(" + _NUMBER + ")" + _SCALE_WORDS, _money),
-    _sub(r"(" + _NUMBER + r")\s?%", lambda m: f"{_number_words(m.group(1))} percent"),
-    _sub(r"\b(\d{1,2}):([0-5]\d)(?:\s?([ap])\.?m\b\.?)?(?![\d:])", _time, re.I),
-    _sub(r"(?<![\w'])'?(\d*0)s\b", lambda m: _plural(_number_words(m.group(1) if len(m.group(1)) > 2 else m.group(1)))),
-    _sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: ordinal(int(m.group(1))), re.I),
-    _sub(r"\b(\d+)/(\d+)\b", _fraction),
-    _sub(r"\b(\d+(?:\.\d+)?)\s?-\s?(\d+(?:\.\d+)?)\b", lambda m: f"{m.group(1)} to {m.group(2)}"),
-    _sub(
-        r"(\d)\s?(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")\b",
-        lambda m: f"{m.group(1)} {_UNITS[m.group(2)]}",
-    ),
-    _sub(r"(?<![\w.])-(?=\d)", lambda m: "minus "),
-    _sub(_NUMBER, lambda m: _number_words(m.group(0))),
-)
+def _arithmetic(text: str) -> str:
+    while _ARITHMETIC_RE.search(text):  # "1 + 2 + 3": each pass rewrites non-overlapping operations
+        text = _ARITHMETIC_RE.sub(lambda m: m.group(1) + _OPERATORS[m.group(2)] + m.group(3), text)
+    return text
 
 
 def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
+_RULES: tuple[Callable[[str], str], ...] = (
+    _sub(r"\b([0-9]+)\. ", lambda m: ordinal_digits(m.group(1)) + ", "),
+    _arithmetic,
+    _sub(r"(?:^|\s+)(-)(\d+)", lambda m: f"negative {m.group(2)}"),
+    _sub(r"([0-9][0-9,]+[0-9])", lambda m: m.group(1).replace(",", "")),
+    _sub(r"\b([01]?[0-9]|2[0-3]):([0-5][0-9])\b", _time),
+    _sub(_UNIT_RE.pattern, _unit),
+    *(
+        _sub(pattern, lambda m, c=c: _amount(m, *c[1:]))
+        for c in _CURRENCIES
+        for pattern in (re.escape(c[0]) + r"([0-9.,]*[0-9]+)", r"([0-9.,]*[0-9]+)" + re.escape(c[0]))
+    ),
+    _sub(r"([0-9]+\.\s*[0-9]+)", _decimal),
+    _sub(r"([0-9]+)/([0-9]+)", _fraction),
+    _sub(r"[0-9]+(st|nd|rd|th)", lambda m: spelled_ordinal(m.group(0))),
+    _sub(r"[0-9]+", _number),
+    _strip_accents,
+    lambda text: text.replace("%", " percent"),
+    _sub(r"[^ A-Za-z'.,?!\-]", lambda m: ""),
+    _sub(r"(?i)i\.e\.", lambda m: "that is"),
+    _sub(r"(?i)e\.g\.", lambda m: "for example"),
+    _sub(r"(?<!^)(?<!\s)([A-Z])", lambda m: " " + m.group(1)),
+    _sub(_PUNCT_RUN_RE.pattern, lambda m: m.group(1)),
+)
+
+
 def normalize(text: str) -> str:
-    """Return ``text`` in the form the English G2P reads."""
-    text = _strip_accents(text)
+    """Return ``text`` as upstream's English normaliser leaves it (see the module docstring)."""
+    text = _LITERAL_RE.sub(lambda m: _LITERAL[m.group()], text)
     for rule in _RULES:
         text = rule(text)
-    for mark, repl in _PUNCT_MAP.items():  # after the rules: "3:30" needs its colon
-        text = text.replace(mark, repl)
-    for mark, repl in _SYMBOLS.items():
-        text = text.replace(mark, repl)
-    text = re.sub(r"\b([A-Za-z]{2,})\.([A-Za-z]{2,})\b", r"\1 dot \2", text)  # example.com
-    text = re.sub(r"\b((?:[A-Za-z]\.)+[A-Za-z])\.(?=\s+[a-z])", r"\1", text)  # "U.S. today": no stop
-    text = re.sub(r"[^A-Za-z'.,!?…\- ]+", " ", text)
-    text = re.sub(r"(?<![A-Za-z])'|'(?![A-Za-z])", " ", text)  # quotes, not apostrophes
-    # Marks get one space after them; a dot between two letters belongs to an initialism (U.S), a
-    # hyphen between two letters to a compound (Wi-Fi, twenty-one), which the G2P looks up whole first.
-    text = re.sub(r"\s*([!?…,]|(?<![A-Za-z])[.\-]|[.\-](?![A-Za-z]))\s*", r"\1 ", text)
-    text = re.sub(r"([!?…,.\-])(?:\s*[!?…,.\-])+", r"\1", text)  # a run of marks → its first
-    text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"^[,.\-]\s*", "", text) if re.search(r"[A-Za-z]", text) else text
+    return text
