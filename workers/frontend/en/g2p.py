@@ -62,10 +62,17 @@ _PAST_CUES = frozenset("yesterday ago last already".split())
 
 def tokens(norm_text: str) -> list[tuple[int, str]]:
     """Split normalised text as upstream's tokenizer does: (start offset, token)."""
-    text = _HANG_RE.sub(lambda m: m.group(1) * 3, norm_text)
-    if text != norm_text:  # offsets into the shortened text; only runs of 4+ marks change it
-        return [(0, m.group()) for m in _TOKEN_RE.finditer(text)]
-    return [(m.start(), m.group()) for m in _TOKEN_RE.finditer(text)]
+    if not _HANG_RE.search(norm_text):
+        return [(m.start(), m.group()) for m in _TOKEN_RE.finditer(norm_text)]
+    # Shorten the runs, remembering where each kept character stood in the original text.
+    kept: list[int] = []
+    last = 0
+    for m in _HANG_RE.finditer(norm_text):
+        kept += range(last, m.start() + 3)
+        last = m.end()
+    kept += range(last, len(norm_text))
+    text = "".join(norm_text[i] for i in kept)
+    return [(kept[m.start()], m.group()) for m in _TOKEN_RE.finditer(text)]
 
 
 def warm_up() -> None:
