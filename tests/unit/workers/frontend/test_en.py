@@ -113,7 +113,7 @@ def test_word2ph_counts_each_token_at_its_first_character() -> None:
     assert len(word2ph) == len(norm) and sum(word2ph) == len(phones)
     assert [word2ph[i] for i, _ in tokens(norm)] == [2, 3, 1, 3, 1]
     # A run of 4+ equal marks is cut to 3 first (TweetTokenizer); offsets still point into the given text.
-    assert tokens("a    b  c") == [(0, "a"), (5, "b"), (7, "'"), (8, "'"), (9, "'"), (14, "c")]
+    assert tokens("a    b '''''' c") == [(0, "a"), (5, "b"), (7, "'"), (8, "'"), (9, "'"), (14, "c")]
 
 
 def test_short_spans_get_a_leading_comma() -> None:
