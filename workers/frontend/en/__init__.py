@@ -1,1 +1,1 @@
-"""English: normalisation, CMU dictionary, homographs, neural OOV G2P."""
+"""English, as upstream GPT-SoVITS reads it: normalisation, tokens, CMU/0.7b lexicon, homographs, wordsegment + GRU."""
