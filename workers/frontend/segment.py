@@ -43,9 +43,14 @@ _ABBREVIATIONS = frozenset(
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z](?:[A-Za-z.]*))$")
 
 
-def normalize_punctuation(text: str) -> str:
-    """Fold full-width letters/digits to ASCII, squeeze blanks, collapse runs of ``!?…,.-``."""
-    text = text.translate(_WIDE)
+def normalize_punctuation(text: str, *, fold_width: bool = True) -> str:
+    """Fold full-width letters/digits to ASCII, squeeze blanks, collapse runs of ``!?…,.-``.
+
+    ``fold_width=False`` keeps full-width characters: upstream's Japanese reader treats them apart
+    (``％`` reads パーセント, ``%`` is UNK; ``０`` cuts the text, ``１``–``９`` do not).
+    """
+    if fold_width:
+        text = text.translate(_WIDE)
     text = _SPACES_RE.sub(" ", text)
     return _RUN_RE.sub(r"\1", text)
 
@@ -146,13 +151,16 @@ def split_text(
     closing: str = "。",
     max_chars: int = MAX_SEGMENT_CHARS,
     min_chars: int = MIN_SEGMENT_CHARS,
+    *,
+    fold_width: bool = True,
 ) -> list[str]:
     """Split ``text`` into segment texts.
 
     ``closing`` is the mark appended to a piece that does not end in punctuation (``"."`` for
-    English, ``"。"`` otherwise). Returns ``[]`` when nothing in ``text`` can be spoken.
+    English, ``"。"`` otherwise); ``fold_width`` as in ``normalize_punctuation``. Returns ``[]`` when
+    nothing in ``text`` can be spoken.
     """
-    text = normalize_punctuation(text)
+    text = normalize_punctuation(text, fold_width=fold_width)
     pieces: list[str] = []
     for piece in _cut(text):
         if not _has_content(piece):
