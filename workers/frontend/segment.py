@@ -47,7 +47,7 @@ def normalize_punctuation(text: str, *, fold_width: bool = True) -> str:
     """Fold full-width letters/digits to ASCII, squeeze blanks, collapse runs of ``!?…,.-``.
 
     ``fold_width=False`` keeps full-width characters: upstream's Japanese reader treats them apart
-    (``％`` reads パーセント, ``%`` is UNK; ``０`` cuts the text, ``１``–``９`` do not).
+    (``％`` reads パーセント, ``%`` is UNK; ``Ａ`` is read as Japanese, ``A`` as English).
     """
     if fold_width:
         text = text.translate(_WIDE)

@@ -12,23 +12,25 @@ The path, as upstream runs it on one Japanese piece of a segment:
 1. runs of ``! ? … , . -`` collapse to their first mark (``text_normalize``);
 2. ``％`` (full width only) becomes パーセント, then the text is lower-cased;
 3. the text is cut at every character that is not "Japanese" — kana (U+3040–U+30FF, so ``ー`` and
-   ``・`` too), CJK unified ideographs, ``々``, ASCII letters and digits, full-width letters, full-width
-   digits 1–9 (not ０: upstream's range starts at U+FF11), half-width katakana;
+   ``・`` too), CJK unified ideographs (not extension A, not ``〇``), ``々``, ASCII and full-width
+   letters, any Unicode digit (upstream matches ``\\d``), half-width katakana;
 4. each run of Japanese characters goes through OpenJTalk, and its full-context labels become phones
    with ESPnet's prosody marks (``pyopenjtalk_g2p_prosody``) minus the leading ``^`` and trailing
    ``$``/``?``; devoiced vowels are written lower-case (``drop_unvoiced_vowels=True``);
 5. each cutting character is kept as a symbol of its own, except an ASCII space; ``、 。 ！ ？ ： ；
    ， ·`` and newline map to ``, . ! ? , , , , .`` (``post_replace_ph``);
-6. anything the v2 table lacks — ``#``, ``「``, ``―``, ``〜``, ``%``, ``０``, emoji — becomes ``UNK``
+6. anything the v2 table lacks — ``#``, ``「``, ``―``, ``〜``, ``%``, ``〇``, emoji — becomes ``UNK``
    (``clean_text``); the caller maps the symbols to ids.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from relaytts.errors import RelayError
@@ -38,7 +40,7 @@ from ..symbols import UNK, symbol_table
 __all__ = [
     "DICT_DIR_ENV",
     "DEFAULT_DICT_DIR",
-    "JapaneseDictionaryMissing",
+    "JapaneseSetupError",
     "dictionary_dir",
     "g2p",
     "normalize",
@@ -46,20 +48,25 @@ __all__ = [
     "warm_up",
 ]
 
+log = logging.getLogger(__name__)
+
+UPSTREAM_PYOPENJTALK = "0.4.1"
+"""The pyopenjtalk release upstream GPT-SoVITS pins (its models learnt that OpenJTalk's accents)."""
+
 DICT_DIR_ENV = "OPEN_JTALK_DICT_DIR"
 """Environment variable naming the OpenJTalk dictionary directory (pyopenjtalk's own variable)."""
 
 DEFAULT_DICT_DIR = "/var/lib/mecab/dic/open-jtalk/naist-jdic"
 """Where Debian's ``open-jtalk-mecab-naist-jdic`` (1.11, upstream's training dictionary) installs it."""
 
-INSTALL_HINT = (
-    "apt-get install open-jtalk-mecab-naist-jdic (or set OPEN_JTALK_DICT_DIR to an "
-    "open_jtalk_dic_utf_8-1.11 directory)"
-)
+INSTALL_HINT = "apt-get install open-jtalk-mecab-naist-jdic, or set OPEN_JTALK_DICT_DIR to its directory"
 
 
-class JapaneseDictionaryMissing(RelayError):
-    """The OpenJTalk dictionary directory is absent; Japanese cannot be read."""
+class JapaneseSetupError(RelayError):
+    """The server lacks what Japanese needs (pyopenjtalk or its dictionary); the message names the fix."""
+
+    code = "FAILED_PRECONDITION"
+    reason = "ja_frontend_setup"
 
 
 # "Japanese characters" as upstream's ``_japanese_characters`` defines them; every other character cuts.
@@ -83,6 +90,15 @@ _DEVOICED = frozenset("AEIOU")
 _MORA_END = frozenset(("a", "e", "i", "o", "u", "N", "cl"))
 
 
+def _installed_version() -> str:
+    for dist in ("pyopenjtalk", "pyopenjtalk-plus"):
+        try:
+            return f"{dist} {metadata.version(dist)}" if dist != "pyopenjtalk" else metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
 def dictionary_dir() -> Path:
     """The OpenJTalk dictionary directory: ``$OPEN_JTALK_DICT_DIR``, else Debian's naist-jdic."""
     return Path(os.environ.get(DICT_DIR_ENV) or DEFAULT_DICT_DIR)
@@ -93,11 +109,23 @@ def _labeler() -> Callable[[str], list[str]]:
     """Text → full-context labels, from an OpenJTalk opened on the dictionary directory."""
     path = dictionary_dir()
     if not (path / "sys.dic").is_file():
-        raise JapaneseDictionaryMissing(f"OpenJTalk dictionary not found at {path}: {INSTALL_HINT}")
+        raise JapaneseSetupError(f"Japanese: OpenJTalk dictionary not found at {path}; {INSTALL_HINT}")
     # Our own instance on an explicit directory: pyopenjtalk's module-level helpers would download a
     # dictionary when theirs is missing, and must not be reached.
-    from pyopenjtalk.openjtalk import OpenJTalk
+    try:
+        from pyopenjtalk.openjtalk import OpenJTalk
+    except ImportError as exc:
+        raise JapaneseSetupError(
+            f"Japanese: pyopenjtalk is not importable ({exc}); pip install pyopenjtalk==0.4.1"
+        ) from exc
 
+    if _installed_version() != UPSTREAM_PYOPENJTALK:
+        # Another build (pyopenjtalk-plus, newer releases) runs, but its accents differ from upstream's.
+        log.warning(
+            "Japanese: pyopenjtalk %s is installed; upstream GPT-SoVITS reads with %s, phones will differ",
+            _installed_version(),
+            UPSTREAM_PYOPENJTALK,
+        )
     jtalk = OpenJTalk(dn_mecab=str(path).encode("utf-8"))
 
     def labels(text: str) -> list[str]:
