@@ -9,8 +9,8 @@ we open OpenJTalk on an explicit directory and fail with one clear line when it 
 
 The path, as upstream runs it on one Japanese piece of a segment:
 
-1. runs of ``! ? … , . -`` collapse to their first mark (``text_normalize``);
-2. ``％`` (full width only) becomes パーセント, then the text is lower-cased;
+1. runs of ``! ? … , . -`` collapse to their first mark (``text_normalize``; this is ``norm_text``);
+2. ``％`` (full width only) becomes パーセント, then the text is lower-cased (``preprocess_jap``);
 3. the text is cut at every character that is not "Japanese" — kana (U+3040–U+30FF, so ``ー`` and
    ``・`` too), CJK unified ideographs (not extension A, not ``〇``), ``々``, ASCII and full-width
    letters, any Unicode digit (upstream matches ``\\d``), half-width katakana;
@@ -140,8 +140,11 @@ def warm_up() -> None:
 
 
 def normalize(text: str) -> str:
-    """Upstream's Japanese text normalisation: punctuation runs collapse, ``％`` reads パーセント."""
-    return _RUN_RE.sub(r"\1", text).replace("％", "パーセント")
+    """Upstream's Japanese ``text_normalize``: runs of ``! ? … , . -`` collapse to their first mark.
+
+    This is upstream's ``norm_text``; ``g2p`` reads ``％`` as パーセント itself, as upstream's G2P does.
+    """
+    return _RUN_RE.sub(r"\1", text)
 
 
 def _field(regex: re.Pattern[str], label: str) -> int:
@@ -194,24 +197,29 @@ def g2p(norm_text: str) -> tuple[list[str], list[int]]:
     ``word2ph`` has one entry per character of ``norm_text``: a run's phones at its first character, one
     per cutting mark, zero for spaces and the run's other characters.
     """
-    text = norm_text.lower()
-    if len(text) != len(norm_text):  # a few letters lower-case into two characters; keep lengths aligned
-        text = "".join(c if len(c.lower()) != 1 else c.lower() for c in norm_text)
+    # The text upstream cuts and reads (％ spelt out, lower-cased), and for each of its characters the
+    # index of the norm_text character it comes from, so word2ph stays aligned with norm_text.
+    text, origin = [], []
+    for i, c in enumerate(norm_text):
+        spelt = "パーセント" if c == "％" else c.lower()
+        text.extend(spelt)
+        origin.extend([i] * len(spelt))
+    work = "".join(text)
     table = symbol_table()
     phones: list[str] = []
-    word2ph = [0] * len(text)
+    word2ph = [0] * len(norm_text)
     start = 0
-    for m in [*_NOT_JAPANESE_RE.finditer(text), None]:
-        end = m.start() if m else len(text)
+    for m in [*_NOT_JAPANESE_RE.finditer(work), None]:
+        end = m.start() if m else len(work)
         if end > start:
-            run = _read_run(text[start:end])
+            run = _read_run(work[start:end])
             phones.extend(run)
-            word2ph[start] += len(run)
+            word2ph[origin[start]] += len(run)
         if m is None:
             break
         mark = m.group()
         if mark != " ":
             phones.append(_MARK_MAP.get(mark, mark))
-            word2ph[m.start()] += 1
+            word2ph[origin[m.start()]] += 1
         start = m.end()
     return [p if p in table else UNK for p in phones], word2ph

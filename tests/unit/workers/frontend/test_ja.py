@@ -21,9 +21,15 @@ def read(run: str) -> list[str]:
     return ["UNK" if p == "#" else p for p in ja.prosody_phones(ja._labeler()(run))[1:-1]]
 
 
-def test_normalize_collapses_half_width_runs_and_reads_full_width_percent() -> None:
+def test_normalize_collapses_half_width_runs_only() -> None:
     assert normalize("はい!!?、、。") == "はい!、、。"  # only ! ? … , . - collapse (upstream's list)
-    assert normalize("１０％と10%") == "１０パーセントと10%"  # only the full-width sign is read
+    assert normalize("１０％と10%") == "１０％と10%"
+
+
+def test_full_width_percent_is_read_and_word2ph_follows_norm_text() -> None:
+    phones, word2ph = g2p("１０％です")
+    assert phones == read("１０パーセントです")  # only the full-width sign is spelt out
+    assert word2ph == [len(phones), 0, 0, 0, 0]
 
 
 def test_devoiced_vowels_are_written_lower_case() -> None:
