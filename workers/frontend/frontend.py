@@ -172,7 +172,8 @@ class Frontend:
 
     def _phonemize_spans(self, text: str, spans: tuple[Span, ...]) -> PhonemizedSegment | None:
         done = tuple(p for p in (self.phonemize_span(s) for s in spans) if p.symbols)
-        if not any(s not in sym.PUNCTUATION for p in done for s in p.symbols):
+        # Only marks and UNK (Japanese keeps unread characters as UNK, as upstream): nothing to say.
+        if not any(s not in sym.PUNCTUATION and s != sym.UNK for p in done for s in p.symbols):
             return None
         return PhonemizedSegment.join(text, spans[0].language, done)
 

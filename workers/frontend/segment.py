@@ -46,12 +46,14 @@ _WORD_BEFORE_RE = re.compile(r"([A-Za-z](?:[A-Za-z.]*))$")
 def normalize_punctuation(text: str, *, fold_width: bool = True) -> str:
     """Fold full-width letters/digits to ASCII, squeeze blanks, collapse runs of ``!?…,.-``.
 
-    ``fold_width=False`` keeps full-width characters: upstream's Japanese reader treats them apart
-    (``％`` reads パーセント, ``%`` is UNK; ``Ａ`` is read as Japanese, ``A`` as English).
+    ``fold_width=False`` keeps full-width characters and squeezes only runs of spaces (upstream's
+    ``TextPreprocessor``): upstream's Japanese reader treats them apart (``％`` reads パーセント, ``%``
+    is UNK; ``Ａ`` is read as Japanese, ``A`` as English; a space is skipped, a tab is UNK).
     """
     if fold_width:
-        text = text.translate(_WIDE)
-    text = _SPACES_RE.sub(" ", text)
+        text = _SPACES_RE.sub(" ", text.translate(_WIDE))
+    else:
+        text = re.sub(" {2,}", " ", text)
     return _RUN_RE.sub(r"\1", text)
 
 

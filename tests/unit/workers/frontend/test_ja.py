@@ -116,3 +116,16 @@ def test_a_missing_dictionary_is_one_clear_error(monkeypatch, tmp_path) -> None:
 def test_reads_with_upstreams_pyopenjtalk() -> None:
     # pyopenjtalk-plus and later releases give other accents for a third of everyday sentences.
     assert ja._installed_version() == ja.UPSTREAM_PYOPENJTALK
+
+
+def test_the_frontend_keeps_full_width_and_blanks_for_japanese(frontend) -> None:
+    # The segmenter folds full-width characters and blanks for other languages; upstream's Japanese
+    # reader sees them as typed: ％ is read, % is UNK, a tab is UNK, a run of spaces is one skipped space.
+    def symbols(text: str) -> list[str]:
+        return list(frontend.phonemize_sentence(text, "ja").symbols)
+
+    assert symbols("８０％です。") == read("８０パーセントです") + ["."]
+    assert symbols("80%です。") == read("80") + ["UNK"] + read("です") + ["."]
+    assert symbols("東京\t大阪。") == read("東京") + ["UNK"] + read("大阪") + ["."]
+    assert symbols("東京   大阪。") == read("東京") + read("大阪") + ["."]
+    assert frontend.phonemize_sentence("はい！！", "ja").norm_text == "はい！！"
