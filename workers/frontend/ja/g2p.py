@@ -84,6 +84,7 @@ _A1_RE = re.compile(r"/A:([0-9\-]+)\+")
 _A2_RE = re.compile(r"\+(\d+)\+")
 _A3_RE = re.compile(r"\+(\d+)/")
 _F1_RE = re.compile(r"/F:(\d+)_")
+_E3_RE = re.compile(r"!(\d+)_")
 _ABSENT = -50  # ESPnet's value for a field that is "xx" (so comparisons with it never hold)
 _DEVOICED = frozenset("AEIOU")
 # A phrase border is only marked after a mora-final phone.
@@ -168,7 +169,8 @@ def prosody_phones(labels: list[str]) -> list[str]:
             if n == 0:
                 out.append("^")
             elif n == last:
-                out.append("?" if re.search(r"!1_", label) else "$")
+                e3 = _field(_E3_RE, label)  # 1: the utterance is a question
+                out.extend({0: ["$"], 1: ["?"]}.get(e3, []))
             continue
         if p3 == "pau":
             out.append("_")

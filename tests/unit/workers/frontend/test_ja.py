@@ -129,3 +129,9 @@ def test_the_frontend_keeps_full_width_and_blanks_for_japanese(frontend) -> None
     assert symbols("東京\t大阪。") == read("東京") + ["UNK"] + read("大阪") + ["."]
     assert symbols("東京   大阪。") == read("東京") + read("大阪") + ["."]
     assert frontend.phonemize_sentence("はい！！", "ja").norm_text == "はい！！"
+
+
+def test_utterance_marks_close_statements_and_questions() -> None:
+    # ^ opens, $ closes a statement and ? a question (OpenJTalk's label says which); upstream drops all three.
+    assert ja.prosody_phones(ja._labeler()("行きます")) == ["^", *read("行きます"), "$"]
+    assert ja.prosody_phones(ja._labeler()("行きますか？"))[-1] == "?"
