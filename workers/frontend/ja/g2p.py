@@ -92,12 +92,15 @@ _MORA_END = frozenset(("a", "e", "i", "o", "u", "N", "cl"))
 
 
 def _installed_version() -> str:
-    for dist in ("pyopenjtalk", "pyopenjtalk-plus"):
-        try:
-            return f"{dist} {metadata.version(dist)}" if dist != "pyopenjtalk" else metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return "unknown"
+    """The installed pyopenjtalk's version; the fork that installs the same module is named with it."""
+    try:
+        return metadata.version("pyopenjtalk")
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        return f"pyopenjtalk-plus {metadata.version('pyopenjtalk-plus')}"
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def dictionary_dir() -> Path:
