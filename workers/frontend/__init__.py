@@ -1,7 +1,8 @@
 """The text frontend the workers run: text → segments → phoneme ids (+ BERT features) for T2S.
 
 No torch and no downloads: Chinese uses jieba + pypinyin, English the CMU dictionary plus g2p_en's
-OOV model run in numpy, Japanese pyopenjtalk-plus. See ``docs/frontend.md``.
+OOV model run in numpy, Japanese upstream's pyopenjtalk 0.4.1 on the naist-jdic 1.11 dictionary (a
+Debian package, never downloaded). See ``docs/frontend.md``.
 """
 
 from .bert import BERT_DIM, BertFeaturizer, CharFeatureExtractor

@@ -118,7 +118,10 @@ class Frontend:
             cjk = Language.JA if has_kana(text) else Language.ZH
         closing = "." if lang is Language.EN or (lang is Language.AUTO and not _has_cjk(text)) else "。"
         out: list[Segment] = []
-        for piece in split_text(text, closing, self.max_segment_chars, self.min_segment_chars):
+        # Japanese text keeps its full-width characters: upstream's Japanese reader tells them apart.
+        fold = not (lang is Language.JA or cjk is Language.JA)
+        pieces = split_text(text, closing, self.max_segment_chars, self.min_segment_chars, fold_width=fold)
+        for piece in pieces:
             spans = split_languages(piece, lang, cjk)
             out.append(Segment(piece, main_language(spans, lang), spans))
         return out
@@ -139,7 +142,7 @@ class Frontend:
         """
         lang = Language.parse(lang)
         cjk = (Language.JA if has_kana(text) else Language.ZH) if lang is Language.AUTO else None
-        text = normalize_punctuation(text).strip()
+        text = normalize_punctuation(text, fold_width=not (lang is Language.JA or cjk is Language.JA)).strip()
         spans = split_languages(text, lang, cjk)
         if not spans:
             return None
@@ -169,7 +172,8 @@ class Frontend:
 
     def _phonemize_spans(self, text: str, spans: tuple[Span, ...]) -> PhonemizedSegment | None:
         done = tuple(p for p in (self.phonemize_span(s) for s in spans) if p.symbols)
-        if not any(s not in sym.PUNCTUATION for p in done for s in p.symbols):
+        # Only marks and UNK (Japanese keeps unread characters as UNK, as upstream): nothing to say.
+        if not any(s not in sym.PUNCTUATION and s != sym.UNK for p in done for s in p.symbols):
             return None
         return PhonemizedSegment.join(text, spans[0].language, done)
 

@@ -43,10 +43,17 @@ _ABBREVIATIONS = frozenset(
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z](?:[A-Za-z.]*))$")
 
 
-def normalize_punctuation(text: str) -> str:
-    """Fold full-width letters/digits to ASCII, squeeze blanks, collapse runs of ``!?…,.-``."""
-    text = text.translate(_WIDE)
-    text = _SPACES_RE.sub(" ", text)
+def normalize_punctuation(text: str, *, fold_width: bool = True) -> str:
+    """Fold full-width letters/digits to ASCII, squeeze blanks, collapse runs of ``!?…,.-``.
+
+    ``fold_width=False`` keeps full-width characters and squeezes only runs of spaces (upstream's
+    ``TextPreprocessor``): upstream's Japanese reader treats them apart (``％`` reads パーセント, ``%``
+    is UNK; ``Ａ`` is read as Japanese, ``A`` as English; a space is skipped, a tab is UNK).
+    """
+    if fold_width:
+        text = _SPACES_RE.sub(" ", text.translate(_WIDE))
+    else:
+        text = re.sub(" {2,}", " ", text)
     return _RUN_RE.sub(r"\1", text)
 
 
@@ -146,13 +153,16 @@ def split_text(
     closing: str = "。",
     max_chars: int = MAX_SEGMENT_CHARS,
     min_chars: int = MIN_SEGMENT_CHARS,
+    *,
+    fold_width: bool = True,
 ) -> list[str]:
     """Split ``text`` into segment texts.
 
     ``closing`` is the mark appended to a piece that does not end in punctuation (``"."`` for
-    English, ``"。"`` otherwise). Returns ``[]`` when nothing in ``text`` can be spoken.
+    English, ``"。"`` otherwise); ``fold_width`` as in ``normalize_punctuation``. Returns ``[]`` when
+    nothing in ``text`` can be spoken.
     """
-    text = normalize_punctuation(text)
+    text = normalize_punctuation(text, fold_width=fold_width)
     pieces: list[str] = []
     for piece in _cut(text):
         if not _has_content(piece):
