@@ -8,6 +8,7 @@ up front — call it in a Celery parent before forking, so the children share th
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 
@@ -17,11 +18,14 @@ from relaytts.errors import InvalidArgument
 
 from . import symbols as sym
 from .bert import BertFeaturizer
+from .ja.g2p import JapaneseSetupError  # cheap: pyopenjtalk itself loads on first use
 from .langsplit import has_kana, main_language, split_languages
 from .schema import Language, PhonemizedSegment, PhonemizedSpan, Segment, Span
 from .segment import MAX_SEGMENT_CHARS, MIN_SEGMENT_CHARS, normalize_punctuation, split_text
 
 __all__ = ["Frontend"]
+
+log = logging.getLogger(__name__)
 
 MIN_SEGMENT_PHONES = 6
 """A segment with fewer phones is phonemized again with a leading ``.`` (upstream: T2S needs context)."""
@@ -101,7 +105,12 @@ class Frontend:
                 from .ja.g2p import warm_up
             else:
                 continue
-            warm_up()
+            try:
+                warm_up()
+            except JapaneseSetupError as exc:
+                # A server without the OpenJTalk dictionary still serves Chinese and English; each Japanese
+                # request then fails with this same message (FAILED_PRECONDITION) instead of the whole worker.
+                log.warning("Japanese is unavailable on this server: %s", exc)
         sym.symbol_table()
         _ = self.bert
 

@@ -113,6 +113,23 @@ def test_a_missing_dictionary_is_one_clear_error(monkeypatch, tmp_path) -> None:
         ja._labeler.cache_clear()
 
 
+def test_a_server_without_the_dictionary_still_starts_for_other_languages(monkeypatch, tmp_path, caplog) -> None:
+    from workers.frontend import Frontend
+
+    monkeypatch.setenv(ja.DICT_DIR_ENV, str(tmp_path))
+    ja._labeler.cache_clear()
+    try:
+        frontend = Frontend()
+        frontend.warm_up(["en", "ja"])  # the worker's start-up: Japanese missing is a warning, not a crash
+        assert "Japanese is unavailable on this server" in caplog.text
+        assert frontend.phonemize_sentence("Hello there.", "en") is not None
+        with pytest.raises(ja.JapaneseSetupError, match="open-jtalk-mecab-naist-jdic"):
+            frontend.phonemize("はい、そうです。", "ja")
+    finally:
+        monkeypatch.undo()
+        ja._labeler.cache_clear()
+
+
 def test_reads_with_upstreams_pyopenjtalk() -> None:
     # pyopenjtalk-plus and later releases give other accents for a third of everyday sentences.
     assert ja._installed_version() == ja.UPSTREAM_PYOPENJTALK
