@@ -28,12 +28,9 @@ MIN_SEGMENT_PHONES = 6
 
 
 def _g2p_zh(text: str) -> tuple[str, list[str], list[int]]:
-    from .zh.g2p import g2p
-    from .zh.normalize import normalize
+    from .zh.g2p import phonemize
 
-    norm = normalize(text)
-    phones, word2ph = g2p(norm)
-    return norm, phones, word2ph
+    return phonemize(text)
 
 
 def _g2p_en(text: str) -> tuple[str, list[str], list[int]]:
