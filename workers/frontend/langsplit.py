@@ -56,9 +56,37 @@ def has_kana(text: str) -> bool:
     return any(char_class(c) == _KANA for c in text)
 
 
+# split-lang's word separators (its PUNCTUATION) and the ranges upstream's ``full_en`` accepts in an
+# English piece: a Latin word glued to any other character ("°C", "μm", "Àb") is not English there.
+_SPLIT_LANG_PUNCT = frozenset("""〜~,.;:!?，。！？；：、·([{<（【《〈「『“‘)]}>）】》〉」』”’"-_—#$%&…￥'*+=?@\\^`|""")
+_FULL_EN_RE = re.compile(r"[\u0020-\u007e\u2000-\u206f\u3000-\u303f\uff00-\uffef]+")
+
+
+def _not_english_words(text: str) -> list[tuple[int, int]]:
+    """Spans of Latin words upstream's zh mode keeps Chinese: a word with a character ``full_en`` rejects.
+
+    A word here is a run without spaces, digits (``str.isdigit``: also ``²``), CJK or split-lang's
+    punctuation.
+    """
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i, ch in enumerate(text + " "):
+        if ch.isspace() or ch.isdigit() or ch in _SPLIT_LANG_PUNCT or char_class(ch) in (_HAN, _KANA):
+            word = text[start:i]
+            if word and _FULL_EN_RE.fullmatch(word) is None and any(char_class(c) == _LATIN for c in word):
+                out.append((start, i))
+            start = i + 1
+    return out
+
+
 def _runs(text: str, cjk: Language, units: bool) -> list[tuple[str, str]]:
     """Group ``text`` into (class, chars) runs; number-internal joiners stay in the digit run."""
     classes = [char_class(c) for c in text]
+    if not units:  # zh mode: see _not_english_words; split-lang reads ² ① as digits (str.isdigit)
+        for start, end in _not_english_words(text):
+            for i in range(start, end):
+                classes[i] = _OTHER
+        classes = [_DIGIT if c == _OTHER and ch.isdigit() else c for ch, c in zip(text, classes, strict=True)]
     for i, ch in enumerate(text):
         if ch in _NUMBER_JOINERS and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
             classes[i] = _DIGIT

@@ -33,6 +33,10 @@ def test_zh_mode_splits_as_upstream_langsegmenter() -> None:
     assert spans("5G网络覆盖了全市。", ZH) == [("zh", "5"), ("en", "G"), ("zh", "网络覆盖了全市。")]
     assert spans("他买了iPhone15。", ZH) == [("zh", "他买了"), ("en", "iPhone"), ("zh", "15。")]
     assert spans("COVID-19疫情", ZH) == [("en", "COVID-"), ("zh", "19疫情")]
+    # a Latin word glued to a character upstream's full_en rejects stays Chinese; ² counts as a digit
+    assert spans("温度是25°C左右。", ZH) == [("zh", "温度是25°C左右。")]
+    assert spans("长度是5μm。", ZH) == [("zh", "长度是5μm。")]
+    assert spans("面积是89m²。", ZH) == [("zh", "面积是89"), ("en", "m"), ("zh", "²。")]
 
 
 def test_units_after_numbers_stay_chinese_in_auto_mode() -> None:
