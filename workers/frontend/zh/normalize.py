@@ -131,8 +131,8 @@ def _to_range(m: re.Match[str]) -> str:
 
 
 def _temperature(m: re.Match[str]) -> str:
-    unit = "摄氏度" if m.group(4) == "摄氏度" else "度"
-    return ("零下" if m.group(1) else "") + num2str(m.group(2)) + unit
+    # Always 度, even for 摄氏度: upstream compares its decimal-part group with "摄氏度" (never equal).
+    return ("零下" if m.group(1) else "") + num2str(m.group(2)) + "度"
 
 
 def _measures(text: str) -> str:

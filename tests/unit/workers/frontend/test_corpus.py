@@ -15,20 +15,22 @@ ENTRIES = [e for lang in ("zh", "en", "ja") for e in corpus(lang)]
 def test_corpus_size_and_hand_checked_coverage() -> None:
     by_lang = {lang: corpus(lang) for lang in ("zh", "en", "ja")}
     assert len(by_lang["zh"]) >= 150 and len(by_lang["en"]) >= 150 and len(by_lang["ja"]) >= 50
-    hand = {(e["lang"], e["category"]) for e in ENTRIES if e["checked"] == "hand"}
+    # "upstream": expected output is upstream GPT-SoVITS's own (see the file header). zh text with English pieces
+    # is checked by the shared goldens' mixed sentences (test_upstream_goldens) and test_langsplit instead.
+    hand = {(e["lang"], e["category"]) for e in ENTRIES if e["checked"] in ("hand", "upstream")}
     for needed in [("zh", "sandhi"), ("zh", "erhua"), ("zh", "zeroinit"), ("zh", "numbers"), ("zh", "dates"),
-                   ("zh", "money"), ("zh", "units"), ("zh", "mixed"), ("zh", "edge"), ("en", "numbers"),
+                   ("zh", "money"), ("zh", "units"), ("zh", "edge"), ("en", "numbers"),
                    ("en", "money"), ("en", "abbrev"), ("en", "homograph"), ("en", "oov"), ("en", "ordinals"),
                    ("ja", "accent"), ("ja", "greeting"), ("ja", "edge")]:  # fmt: skip
         assert needed in hand, needed
-    assert all(e["checked"] in ("hand", "snapshot") for e in ENTRIES)
+    assert all(e["checked"] in ("hand", "snapshot", "upstream") for e in ENTRIES)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["id"] for e in ENTRIES])
 def test_entry(frontend, entry: dict) -> None:
     segments = frontend.phonemize(entry["text"], entry["lang"])
     got = [{"norm": s.norm_text, "symbols": " ".join(s.symbols)} for s in segments]
-    if entry["checked"] == "hand":
+    if entry["checked"] in ("hand", "upstream"):
         assert [g["symbols"] for g in got] == [s["symbols"] for s in entry["segments"]]
     assert got == entry["segments"]
     table_size = len(symbols.symbol_table())
