@@ -5,8 +5,8 @@ merges, readings per word, tone sandhi per word, erhua, then each syllable's (in
 symbols of the opencpop-strict table (``pinyin.symbols``); a punctuation mark is one symbol.
 
 Readings come from pypinyin's phrase dictionary on each merged word (upstream's path without G2PW), or,
-when a G2PW model is loaded (``set_g2pw``), from G2PW over the whole clause plus upstream's per-word
-corrections; pypinyin still decides the word merges, as upstream.
+given a G2PW reader (a bundle exported with ``--g2pw``, see ``g2pw``), from G2PW over the whole clause
+plus upstream's per-word corrections; pypinyin still decides the word merges, as upstream.
 
 jieba and pypinyin load lazily, once per process: jieba's prefix dictionary takes ~0.5 s and ~50 MB
 to build, and a worker that never sees Chinese text should not pay for it. Call ``warm_up()`` in a
@@ -25,7 +25,7 @@ from .normalize import PUNCTUATION, normalize
 from .pinyin import split_syllable, symbols_for, to_initial_final
 from .sandhi import Word, modified_tone, pre_merge
 
-__all__ = ["G2PWReader", "g2p", "phonemize", "set_g2pw", "warm_up"]
+__all__ = ["G2PWReader", "g2p", "phonemize", "warm_up"]
 
 _CLAUSE_RE = re.compile(f"(?<=[{re.escape(PUNCTUATION)}])\\s*")
 _LATIN_RE = re.compile("[a-zA-Z]+")
@@ -37,14 +37,9 @@ class G2PWReader(Protocol):
 
     def __call__(self, clauses: list[str]) -> list[list[str | None]]: ...
 
-
-_g2pw: G2PWReader | None = None
-
-
-def set_g2pw(reader: G2PWReader | None) -> None:
-    """Read polyphones with ``reader`` (a loaded G2PW model) from now on; ``None``: pypinyin again."""
-    global _g2pw
-    _g2pw = reader
+    def correct(self, word: str, pinyins: list[str | None]) -> list[str | None]:
+        """Upstream's per-word corrections (``polyphonic.rep``) of one word's readings."""
+        ...
 
 
 @functools.cache
@@ -110,14 +105,13 @@ def _symbols(ch: str, initial: str, final: str) -> tuple[str, str]:
             return "UNK", "UNK"
 
 
-def _word_readings(word: str, pos: str, pinyins: list[str | None] | None) -> tuple[list[str], list[str]]:
-    if pinyins is None:
+def _word_readings(word: str, pinyins: list[str | None] | None, g2pw: G2PWReader | None) -> tuple[list[str], list[str]]:
+    if pinyins is None or g2pw is None:
         return list(_initials(word)), list(_finals(word))
-    from .g2pw import correct_pronunciation
-
     initials: list[str] = []
     finals: list[str] = []
-    for ch, syl in zip(word, correct_pronunciation(word, pinyins), strict=True):
+    for i, syl in enumerate(g2pw.correct(word, pinyins)):
+        ch = word[i] if i < len(word) else ""
         if syl and syl[0].isalpha():
             initial, final = to_initial_final(syl)
             initials.append(initial)
@@ -128,7 +122,7 @@ def _word_readings(word: str, pos: str, pinyins: list[str | None] | None) -> tup
     return initials, finals
 
 
-def _clause(clause: str, pinyins: list[str | None] | None) -> tuple[list[str], list[int]]:
+def _clause(clause: str, pinyins: list[str | None] | None, g2pw: G2PWReader | None) -> tuple[list[str], list[int]]:
     words: list[Word] = [(w, p) for w, p in _jieba_cut()(clause)]
     words = pre_merge(words, _finals_list)
     phones: list[str] = []
@@ -139,7 +133,7 @@ def _clause(clause: str, pinyins: list[str | None] | None) -> tuple[list[str], l
         if pos == "eng":
             start = end
             continue
-        initials, finals = _word_readings(word, pos, None if pinyins is None else pinyins[start:end])
+        initials, finals = _word_readings(word, None if pinyins is None else pinyins[start:end], g2pw)
         start = end
         finals = modified_tone(word, pos, finals)
         initials, finals = _erhua(initials, finals, word, pos)
@@ -153,24 +147,27 @@ def _clause(clause: str, pinyins: list[str | None] | None) -> tuple[list[str], l
     return phones, word2ph
 
 
-def g2p(norm_text: str) -> tuple[list[str], list[int]]:
-    """Return ``(phones, word2ph)`` for text from ``normalize``; ``sum(word2ph) == len(phones)``."""
+def g2p(norm_text: str, g2pw: G2PWReader | None = None) -> tuple[list[str], list[int]]:
+    """Return ``(phones, word2ph)`` for text from ``normalize``; ``sum(word2ph) == len(phones)``.
+
+    ``g2pw``: read characters with G2PW (upstream's default) instead of pypinyin's phrase dictionary.
+    """
     clauses = [_LATIN_RE.sub("", c) for c in _CLAUSE_RE.split(norm_text) if c.strip()]
     readings: list[list[str | None] | None] = [None] * len(clauses)
-    if _g2pw is not None:
+    if g2pw is not None:
         non_empty = [c for c in clauses if c]
-        batch = iter(_g2pw(non_empty) if non_empty else [])
+        batch = iter(g2pw(non_empty) if non_empty else [])
         readings = [next(batch) if c else None for c in clauses]
     phones: list[str] = []
     word2ph: list[int] = []
     for clause, pinyins in zip(clauses, readings, strict=True):
-        p, w = _clause(clause, pinyins)
+        p, w = _clause(clause, pinyins, g2pw)
         phones += p
         word2ph += w
     return phones, word2ph
 
 
-def phonemize(text: str) -> tuple[str, list[str], list[int]]:
+def phonemize(text: str, g2pw: G2PWReader | None = None) -> tuple[str, list[str], list[int]]:
     """Normalise and phonemize one Chinese piece: ``(norm_text, phones, word2ph)``.
 
     As upstream's ``clean_text``: a ``￥`` (or else ``^``) in the text turns every comma of the piece
@@ -179,8 +176,8 @@ def phonemize(text: str) -> tuple[str, list[str], list[int]]:
     for mark, pause in _SPECIAL:
         if mark in text:
             norm = normalize(text.replace(mark, ","))
-            phones, word2ph = g2p(norm)
+            phones, word2ph = g2p(norm, g2pw)
             return norm, [pause if p == "," else p for p in phones], word2ph
     norm = normalize(text)
-    phones, word2ph = g2p(norm)
+    phones, word2ph = g2p(norm, g2pw)
     return norm, phones, word2ph

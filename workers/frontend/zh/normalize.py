@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .numbers import cardinal, digits, num2str
 
-__all__ = ["PUNCTUATION", "normalize"]
+__all__ = ["PUNCTUATION", "normalize", "to_simplified"]
 
 PUNCTUATION = "!?…,.-"
 """The marks a normalised text keeps (upstream's ``symbols2.punctuation``)."""
@@ -36,6 +36,11 @@ def _t2s() -> dict[int, int]:
     """Traditional → simplified, one character to one (upstream's ``char_convert`` table, as data)."""
     trad, simp = (Path(__file__).parent / "data" / "t2s.txt").read_text(encoding="utf-8").split("\n")[:2]
     return {ord(t): ord(s) for t, s in zip(trad, simp, strict=True)}
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified characters with upstream's one-to-one table (``char_convert``)."""
+    return text.translate(_t2s())
 
 
 _F2H = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
