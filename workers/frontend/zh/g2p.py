@@ -52,14 +52,14 @@ def _jieba_cut():  # noqa: ANN202 - jieba has no types
     return jieba.posseg.lcut
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1 << 16)  # bounded: arbitrary text cannot grow it forever
 def _initials(word: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 
     return tuple(lazy_pinyin(word, neutral_tone_with_five=True, style=Style.INITIALS))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1 << 16)  # bounded: arbitrary text cannot grow it forever
 def _finals(word: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 

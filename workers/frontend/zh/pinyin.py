@@ -87,7 +87,7 @@ def symbols_for(initial: str, final: str) -> tuple[str, str]:
     return split_syllable(_written(initial, final[:-1]) + final[-1])
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1 << 16)  # bounded: arbitrary text cannot grow it forever
 def to_initial_final(syllable: str) -> tuple[str, str]:
     """Split tone-numbered pinyin (a G2PW reading) into pypinyin's strict initial and toned final."""
     from pypinyin.contrib.tone_convert import to_finals_tone3, to_initials

@@ -47,7 +47,7 @@ def _all_third(finals: list[str]) -> bool:
     return all(f[-1] == "3" for f in finals)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1 << 16)  # bounded: arbitrary text cannot grow it forever
 def _halves(word: str) -> tuple[str, str]:
     """Split a word in two at its shortest search-mode sub-word (蒙古包 → 蒙古 包, 纸老虎 → 纸 老虎)."""
     import jieba
