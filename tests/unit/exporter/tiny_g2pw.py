@@ -5,9 +5,10 @@ The folder mirrors an install: ``<root>/GPT_SoVITS/text/G2PWModel`` (graph, conf
 table, a ``bert-base-chinese`` vocabulary) and ``<root>/GPT_SoVITS/text/g2pw/polyphonic*.rep``.
 
 Two graphs of the same interface: ``random`` (randomly initialised embeddings and a linear layer, like an
-untrained G2PW) and ``probe``, whose answer is known in advance: among the query character's candidate
-labels (sorted label order), the last when the token at ``position_ids`` has an even vocabulary id, else
-the first. That lets a test check tokenization, positions, masks and label decoding end to end.
+untrained G2PW, mixing the query token with the mean of the clause's tokens) and ``probe``, whose answer is
+known in advance: among the query character's candidate labels (sorted label order), the last when the
+token at ``position_ids`` has an even vocabulary id, else the first. That lets a test check tokenization,
+positions, masks and label decoding end to end.
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ def _graph(path: Path, n_vocab: int, n_chars: int, n_labels: int, kind: str, see
         def forward(self, input_ids, token_type_ids, attention_mask, phoneme_mask, char_ids, position_ids):  # noqa: ANN001, ANN202
             hidden = (self.tokens(input_ids) + self.types(token_type_ids)) * attention_mask.unsqueeze(-1).float()
             rows = torch.arange(input_ids.shape[0])
-            query = hidden[rows, position_ids]
+            # the query token plus the mean of the clause's tokens: the answer depends on the context, as
+            # BERT's does, so cropping and padding are exercised
+            mask = attention_mask.unsqueeze(-1).float()
+            context = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            query = hidden[rows, position_ids] + 2.0 * context
             if kind == "probe":
                 token = input_ids[rows, position_ids]
                 sign = 1.0 - 2.0 * (token % 2).float()  # +1 for an even id, -1 for an odd one

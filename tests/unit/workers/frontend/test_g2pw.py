@@ -161,3 +161,19 @@ def test_reading_needs_no_torch(probe_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "clean"
+
+
+def test_g2pw_path_equals_upstreams_own(tmp_path):
+    """443 sentences through upstream's G2PW code path and ours, same graph and tables (see expected.jsonl)."""
+    import json
+
+    folder = Path(__file__).parent / "data" / "g2pw_parity"
+    lines = (folder / "expected.jsonl").read_text(encoding="utf-8").splitlines()[1:]
+    reader = g2pw_from_bundle(write_bundle(tmp_path, folder / "GPT_SoVITS" / "text" / "G2PWModel"))
+    fe = Frontend(g2pw=reader)
+    wrong = []
+    for record in map(json.loads, lines):
+        seg = fe.phonemize_sentence(record["text"], "zh")
+        if (seg.norm_text, " ".join(seg.symbols)) != (record["norm_text"], record["phones"]):
+            wrong.append(record["text"])
+    assert len(lines) == 443 and wrong == []
