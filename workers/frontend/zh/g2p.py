@@ -2,7 +2,7 @@
 
 Per clause (the text is cut after every punctuation mark): jieba's part-of-speech cut, upstream's word
 merges, readings per word, tone sandhi per word, erhua, then each syllable's (initial, final) becomes two
-symbols of the opencpop-strict table (``pinyin.symbols``); a punctuation mark is one symbol.
+symbols of the opencpop-strict table (``pinyin.symbols_for``); a punctuation mark is one symbol.
 
 Readings come from pypinyin's phrase dictionary on each merged word (upstream's path without G2PW), or,
 given a G2PW reader (a bundle exported with ``--g2pw``, see ``g2pw``), from G2PW over the whole clause

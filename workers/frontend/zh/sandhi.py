@@ -26,6 +26,7 @@ what ``pre_merge`` joined (小李|想买|好酒 keeps 想 tone 3 before 买's ch
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 
 from .lexicon import MUST_NEUTRAL, NOT_NEUTRAL
@@ -52,6 +53,7 @@ def _halves(word: str) -> tuple[str, str]:
     """Split a word in two at its shortest search-mode sub-word (蒙古包 → 蒙古 包, 纸老虎 → 纸 老虎)."""
     import jieba
 
+    jieba.setLogLevel(logging.WARNING)  # its dictionary may load here first: no "Building prefix dict" chatter
     shortest = min(jieba.cut_for_search(word), key=len)  # min keeps the first of equal lengths
     if word.find(shortest) == 0:
         return shortest, word[len(shortest) :]
