@@ -36,6 +36,8 @@ class Role(enum.StrEnum):
     ``BERT`` is optional (bundles exported with ``--bert``): Chinese RoBERTa features per character.
     ``HUBERT`` is optional (bundles exported with ``--hubert``): chinese-hubert-base content features of a
     reference clip, which voice registration needs.
+    ``G2PW`` is optional (bundles exported with ``--g2pw``): upstream's polyphone model for Chinese; with it
+    the frontend reads Chinese as upstream's default does, without it with pypinyin's phrase dictionary.
     """
 
     T2S = "t2s"
@@ -44,6 +46,7 @@ class Role(enum.StrEnum):
     VOCODER = "vocoder"
     BERT = "bert"
     HUBERT = "hubert"
+    G2PW = "g2pw"
 
     @property
     def side(self) -> str:
@@ -133,8 +136,14 @@ class Manifest:
             digest.update(f"{entry.path}:{entry.sha256}".encode())
         return digest.hexdigest()[:16]
 
+    @property
+    def zh_polyphones(self) -> str:
+        """How the Chinese frontend reads polyphones with this bundle: ``g2pw`` (upstream's default) or ``pypinyin``."""
+        return "g2pw" if any(f.role is Role.G2PW for f in self.files) else "pypinyin"
+
     def to_json(self) -> str:
-        data = asdict(self) | {"files": [f.to_dict() for f in self.files]}
+        # zh_polyphones is derived from the files (never read back); written so a reader of the JSON sees it
+        data = asdict(self) | {"files": [f.to_dict() for f in self.files], "zh_polyphones": self.zh_polyphones}
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod

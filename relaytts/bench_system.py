@@ -38,10 +38,11 @@ def _in_process_first_chunk(bundle_dir: Path, runs: int, settings: Settings) -> 
     from relaytts.sampling import SamplingParams
     from workers.frontend import BertFeaturizer, Frontend
     from workers.frontend.bert_onnx import bert_extractor_from_bundle
+    from workers.frontend.zh.g2pw import g2pw_from_bundle
     from workers.t2s import ChunkPolicy, T2SEngine
 
     bundle = Bundle.open(bundle_dir)
-    frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(bundle)))
+    frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(bundle)), g2pw=g2pw_from_bundle(bundle))
     frontend.warm_up()
     options = SessionOptions(intra_op_threads=settings.worker.threads)
     engine = T2SEngine.load(bundle, Precision(settings.worker.precision), options)

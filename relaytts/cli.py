@@ -72,9 +72,12 @@ def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
               help="Local chinese-roberta-wwm-ext-large folder: adds the optional `bert` graph (Chinese features).")
 @click.option("--hubert", "hubert_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Local chinese-hubert-base folder: adds the optional `hubert` graph (voice registration).")
+@click.option("--g2pw", "g2pw_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="GPT-SoVITS's GPT_SoVITS/text/G2PWModel folder: adds upstream's polyphone model for Chinese "
+                   "(corrections from ../g2pw/polyphonic*.rep; vocabulary from --bert or the install).")
 @one_line_errors
 def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool, bert_dir: Path | None,
-           hubert_dir: Path | None) -> None:
+           hubert_dir: Path | None, g2pw_dir: Path | None) -> None:
     """Convert GPT-SoVITS checkpoints into a validated ONNX bundle."""
     from bundle.manifest import Precision
     from exporter.onnx.bundle_export import VARIANT_ROLES, export_bundle
@@ -84,6 +87,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
     steps = 1 + 4 * 2 + sum(2 * len(VARIANT_ROLES[p]) for p in precisions if p is not Precision.FP32)
     steps += 3 if bert_dir is not None else 0  # load, export, check
     steps += 3 if hubert_dir is not None else 0
+    steps += 3 if g2pw_dir is not None else 0
     with progress() as bar:
         task = bar.add_task("export", total=steps)
         started = []
@@ -93,7 +97,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
             started.append(message)
 
         manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step, bert_dir=bert_dir,
-                                       hubert_dir=hubert_dir)
+                                       hubert_dir=hubert_dir, g2pw_dir=g2pw_dir)
         bar.update(task, completed=steps, description="done")
     print_table(["graph", "precision", "metric", "value", "limit", "ok"],
                 [[r.graph, r.precision, r.metric, r.value, r.limit, "yes" if r.ok else "NO"] for r in rows],
@@ -101,7 +105,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
     for entry in manifest.files:
         if not entry.validated:
             click.echo(f"note: {entry.path} is written but not validated: {entry.note}", err=True)
-    click.echo(f"bundle {manifest.bundle_id} written to {out}")
+    click.echo(f"bundle {manifest.bundle_id} written to {out} (Chinese polyphones: {manifest.zh_polyphones})")
 
 
 @main.command()
@@ -172,7 +176,8 @@ def bundle_verify(directory: Path) -> None:
     print_table(["file", "role", "side", "precision", "MB", "validated"],
                 [[f.path, f.role.value, f.side, f.precision.value, round(f.size_bytes / 1e6, 1),
                   "yes" if f.validated else f"no: {f.note}"] for f in opened.manifest.files],
-                title=f"bundle {opened.manifest.bundle_id} ({opened.manifest.model_version})")
+                title=f"bundle {opened.manifest.bundle_id} ({opened.manifest.model_version}, "
+                      f"Chinese polyphones: {opened.manifest.zh_polyphones})")
 
 
 @bundle_group.command(name="edge")

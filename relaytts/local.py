@@ -49,11 +49,13 @@ class LocalSynthesizer:
         from edge_client.vocoder import Vocoder
         from workers.frontend import BertFeaturizer, Frontend
         from workers.frontend.bert_onnx import bert_extractor_from_bundle
+        from workers.frontend.zh.g2pw import g2pw_from_bundle
         from workers.t2s import T2SEngine
 
         options = SessionOptions(device=device, intra_op_threads=threads)
         self.bundle = Bundle.open(bundle_dir)
-        self.frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(self.bundle)))
+        self.frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(self.bundle)),
+                                 g2pw=g2pw_from_bundle(self.bundle, options))
         self.frontend.warm_up()  # dictionaries load once here, not inside the first request's latency
         self.t2s = T2SEngine.load(self.bundle, Precision(precision), options)
         self.vocoder = Vocoder.load(self.bundle, options=options)

@@ -74,13 +74,15 @@ class Runtime:
         from bundle import Bundle, Precision, SessionOptions
         from workers.frontend import BertFeaturizer, Frontend
         from workers.frontend.bert_onnx import bert_extractor_from_bundle
+        from workers.frontend.zh.g2pw import g2pw_from_bundle
         from workers.t2s import ChunkPolicy, T2SEngine
         from workers.voice import reference_voice
 
         worker = settings.worker
         options = SessionOptions(device=worker.device, intra_op_threads=worker.threads)
         bundle = Bundle.open(worker.bundle, verify=False, side="cloud")  # the parent hashed every graph once
-        frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(bundle, options=options)))
+        frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(bundle, options=options)),
+                            g2pw=g2pw_from_bundle(bundle, options))  # None: pypinyin reads Chinese
         engine = T2SEngine.load(bundle, Precision(worker.precision), options)
         voice = reference_voice(bundle, options=options)
         policy = ChunkPolicy(first_tokens=worker.first_chunk_tokens, tokens=worker.chunk_tokens)

@@ -5,7 +5,8 @@ several lengths (1, typical and long); an fp32 graph that misses the 1e-4 bound 
 With ``bert_dir`` the optional ``bert`` graph (Chinese RoBERTa features, checked against
 transformers) is added, with its vocabulary as ``bert_vocab.txt`` beside it; with ``hubert_dir`` the
 optional ``hubert`` graph (chinese-hubert-base features for voice registration, checked against
-transformers at several clip lengths).
+transformers at several clip lengths); with ``g2pw_dir`` upstream's G2PW polyphone model for Chinese (copied
+with its tables, see ``exporter.onnx.g2pw_export``).
 Reduced-precision variants are always written, measured against fp32 and marked validated or not,
 with the reason, so a user can still try one that failed a check.
 """
@@ -26,7 +27,7 @@ import torch
 from bundle.manifest import MANIFEST_NAME, GraphFile, Manifest, Precision, Role, sha256_file
 from bundle.session import create_session
 from exporter.checkpoint_io import read_checkpoint
-from exporter.onnx import bert_export, hubert_export, sovits_export, t2s_export
+from exporter.onnx import bert_export, g2pw_export, hubert_export, sovits_export, t2s_export
 from exporter.onnx.bundle_readme import bundle_readme
 from exporter.onnx.variants import to_fp16, to_int8
 from exporter.sovits import load_sovits
@@ -38,7 +39,7 @@ __all__ = ["ExportError", "ParityRow", "export_bundle"]
 FP32_TOLERANCE = 1e-4
 GREEDY_STEPS = 200
 FILE_NAMES = {Role.T2S: "t2s", Role.PROMPT_EXTRACTOR: "prompt_extractor", Role.STYLE_ENCODER: "style_encoder",
-              Role.VOCODER: "vocoder", Role.BERT: "bert", Role.HUBERT: "hubert"}
+              Role.VOCODER: "vocoder", Role.BERT: "bert", Role.HUBERT: "hubert", Role.G2PW: "g2pw"}
 #: Which variants are made for which graph: int8 only where decoding is weight-bound (T2S).
 VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER), Precision.INT8: (Role.T2S,)}
 
@@ -74,6 +75,7 @@ def export_bundle(
     on_step: Callable[[str], None] | None = None,
     bert_dir: str | Path | None = None,
     hubert_dir: str | Path | None = None,
+    g2pw_dir: str | Path | None = None,
 ) -> tuple[Manifest, list[ParityRow]]:
     """Export ``gpt`` + ``sovits`` checkpoints into ``out``; returns the manifest and the parity table.
 
@@ -82,6 +84,9 @@ def export_bundle(
     vocabulary file named by the graph's metadata (see ``exporter.onnx.bert_export``).
     ``hubert_dir``: a local chinese-hubert-base folder (Hugging Face ``HubertModel``) to add the optional
     ``hubert`` graph from (fp32 only; see ``exporter.onnx.hubert_export``); voice registration needs it.
+    ``g2pw_dir``: the ``G2PWModel`` folder of a GPT-SoVITS install, to add the optional ``g2pw`` graph and its
+    tables (see ``exporter.onnx.g2pw_export``); the Chinese frontend then reads polyphones as upstream's
+    default does. Its tokenizer vocabulary is taken from ``bert_dir`` when given.
 
     The bundle is built in a sibling temporary directory and moved into place only when complete,
     so a failed or interrupted export never leaves a half bundle behind.
@@ -96,7 +101,8 @@ def export_bundle(
     try:
         manifest, rows = _export_into(Path(gpt), Path(sovits), build, tuple(dict.fromkeys(precisions)), say,
                                       Path(bert_dir) if bert_dir is not None else None,
-                                      Path(hubert_dir) if hubert_dir is not None else None)
+                                      Path(hubert_dir) if hubert_dir is not None else None,
+                                      Path(g2pw_dir) if g2pw_dir is not None else None)
         (build / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         (build / "README.md").write_text(bundle_readme(manifest), encoding="utf-8")
         if out.exists():
@@ -109,7 +115,7 @@ def export_bundle(
 
 def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Precision, ...],
                  say: Callable[[str], None], bert_dir: Path | None = None,
-                 hubert_dir: Path | None = None) -> tuple[Manifest, list[ParityRow]]:
+                 hubert_dir: Path | None = None, g2pw_dir: Path | None = None) -> tuple[Manifest, list[ParityRow]]:
     import onnxruntime
 
     say("loading checkpoints")
@@ -129,6 +135,10 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
     if hubert_dir is not None:
         say("loading HuBERT")
         hubert = hubert_export.load_hubert(hubert_dir)
+    g2pw = None
+    if g2pw_dir is not None:
+        say("loading G2PW")
+        g2pw = g2pw_export.load_g2pw(g2pw_dir, vocab_dir=bert_dir)
     rows: list[ParityRow] = []
     files: list[GraphFile] = []
     fp32_paths: dict[Role, Path] = {}
@@ -148,6 +158,9 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
     if hubert is not None:
         graphs.append((Role.HUBERT, lambda p: hubert_export.export_hubert_graph(hubert, p),
                        lambda s: hubert_export.hubert_parity(hubert, s)))
+    if g2pw is not None:
+        graphs.append((Role.G2PW, lambda p: g2pw_export.export_g2pw_graph(g2pw, p),
+                       lambda s: g2pw_export.g2pw_parity(g2pw, s)))
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -203,7 +216,8 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
         sources={
             "gpt": {"file": gpt.name, "sha256": sha256_file(gpt), "info": gpt_raw.info},
             "sovits": {"file": sovits_path.name, "sha256": sha256_file(sovits_path), "info": sovits_raw.info},
-        } | {name: extra.source() for name, extra in (("bert", bert), ("hubert", hubert)) if extra is not None},
+        } | {name: extra.source() for name, extra in (("bert", bert), ("hubert", hubert), ("g2pw", g2pw))
+             if extra is not None},
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return manifest, rows

@@ -40,6 +40,15 @@ hop {hop}, window {win}, reflect padding (n_fft - hop) / 2, sqrt(re^2 + im^2 + 1
 `input_ids` int64 [1, T] (one id per character of the normalised Chinese text from `bert_vocab.txt`,
 wrapped in [CLS] ... [SEP]) -> `char_features` float32 [T - 2, 1024] (hidden state -3 per character).
 
+### g2pw (optional, cloud)
+
+Upstream's G2PW polyphone model for Chinese, copied from a GPT-SoVITS install (`--g2pw`), with its tables
+(labels, character lists, bopomofo table, tokenizer vocabulary, upstream's polyphonic.rep corrections) in
+`g2pw_tables.json`, which the graph's metadata names and hashes. Inputs (N queries, T tokens):
+`input_ids`, `token_type_ids`, `attention_mask` int64 [N, T]; `phoneme_mask` float32 [N, labels];
+`char_ids`, `position_ids` int64 [N] -> probabilities float32 [N, labels]. Without this graph the
+frontend reads Chinese with pypinyin's phrase dictionary (`manifest.json`: `zh_polyphones`).
+
 ### vocoder (edge)
 
 | name | type | shape | meaning |

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .langsplit import has_kana, main_language, split_languages
 from .schema import Language, PhonemizedSegment, PhonemizedSpan, Segment, Span
 from .segment import MAX_SEGMENT_CHARS, MIN_SEGMENT_CHARS, normalize_punctuation, split_text
 
+if TYPE_CHECKING:
+    from .zh.g2p import G2PWReader
+
 __all__ = ["Frontend"]
 
 log = logging.getLogger(__name__)
@@ -31,13 +35,10 @@ MIN_SEGMENT_PHONES = 6
 """A segment with fewer phones is phonemized again with a leading ``.`` (upstream: T2S needs context)."""
 
 
-def _g2p_zh(text: str) -> tuple[str, list[str], list[int]]:
-    from .zh.g2p import g2p
-    from .zh.normalize import normalize
+def _g2p_zh(text: str, g2pw: G2PWReader | None = None) -> tuple[str, list[str], list[int]]:
+    from .zh.g2p import phonemize
 
-    norm = normalize(text)
-    phones, word2ph = g2p(norm)
-    return norm, phones, word2ph
+    return phonemize(text, g2pw)
 
 
 def _g2p_en(text: str) -> tuple[str, list[str], list[int]]:
@@ -80,12 +81,15 @@ class Frontend:
         max_segment_chars: int = MAX_SEGMENT_CHARS,
         min_segment_chars: int = MIN_SEGMENT_CHARS,
         bert: BertFeaturizer | None = None,
+        g2pw: G2PWReader | None = None,
     ) -> None:
         if max_segment_chars < 16:
             raise InvalidArgument(f"`max_segment_chars` must be at least 16; given {max_segment_chars}")
         self.max_segment_chars = max_segment_chars
         self.min_segment_chars = min_segment_chars
         self._bert = bert
+        self.g2pw = g2pw
+        """Chinese polyphone reader (a bundle's G2PW, upstream's default); ``None``: pypinyin's dictionary."""
 
     @property
     def bert(self) -> BertFeaturizer:
@@ -170,7 +174,10 @@ class Frontend:
 
     def phonemize_span(self, span: Span) -> PhonemizedSpan:
         """Normalise and phonemize one single-language span."""
-        norm, phones, word2ph = _G2P[span.language](span.text)
+        if span.language is Language.ZH:
+            norm, phones, word2ph = _g2p_zh(span.text, self.g2pw)
+        else:
+            norm, phones, word2ph = _G2P[span.language](span.text)
         table = sym.symbol_table()
         symbols = tuple(p if p in table else sym.UNK for p in phones)
         return PhonemizedSpan(span.text, norm, span.language, symbols, sym.ids_of(symbols), tuple(word2ph))

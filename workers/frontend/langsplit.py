@@ -3,8 +3,10 @@
 Scripts decide, as in upstream's ``zh``/``ja`` modes: Latin words are English, CJK characters are
 Chinese (``zh``) or Japanese (``ja``); ``auto`` picks Japanese for CJK when the text has any kana.
 Digits join the CJK span they are written against ("3月", "5个"), else the span before them, else the
-one after. A measurement unit written after a number inside Chinese ("5kg", "30 km/h") stays with the
-number, so the Chinese normaliser can read it as 千克/千米每小时. Punctuation, spaces and characters
+one after. In ``zh`` mode digits are always Chinese and a unit after a number is English ("5kg" → zh
+"5" + en "kg"), as upstream's ``LangSegmenter.getTexts(text, "zh")`` splits them; in ``auto`` mode a
+measurement unit written after a number inside Chinese ("5kg", "30 km/h") stays with the number, so the
+Chinese normaliser can read it as 千克/千米每小时. Punctuation, spaces and characters
 no language reads (emoji, Hangul, other scripts) ride along with a neighbouring span and are dropped
 by that language's normaliser.
 """
@@ -54,13 +56,41 @@ def has_kana(text: str) -> bool:
     return any(char_class(c) == _KANA for c in text)
 
 
-def _runs(text: str, cjk: Language) -> list[tuple[str, str]]:
+# split-lang's word separators (its PUNCTUATION) and the ranges upstream's ``full_en`` accepts in an
+# English piece: a Latin word glued to any other character ("°C", "μm", "Àb") is not English there.
+_SPLIT_LANG_PUNCT = frozenset("""〜~,.;:!?，。！？；：、·([{<（【《〈「『“‘)]}>）】》〉」』”’"-_—#$%&…￥'*+=?@\\^`|""")
+_FULL_EN_RE = re.compile(r"[\u0020-\u007e\u2000-\u206f\u3000-\u303f\uff00-\uffef]+")
+
+
+def _not_english_words(text: str) -> list[tuple[int, int]]:
+    """Spans of Latin words upstream's zh mode keeps Chinese: a word with a character ``full_en`` rejects.
+
+    A word here is a run without spaces, digits (``str.isdigit``: also ``²``), CJK or split-lang's
+    punctuation.
+    """
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i, ch in enumerate(text + " "):
+        if ch.isspace() or ch.isdigit() or ch in _SPLIT_LANG_PUNCT or char_class(ch) in (_HAN, _KANA):
+            word = text[start:i]
+            if word and _FULL_EN_RE.fullmatch(word) is None and any(char_class(c) == _LATIN for c in word):
+                out.append((start, i))
+            start = i + 1
+    return out
+
+
+def _runs(text: str, cjk: Language, units: bool) -> list[tuple[str, str]]:
     """Group ``text`` into (class, chars) runs; number-internal joiners stay in the digit run."""
     classes = [char_class(c) for c in text]
+    if not units:  # zh mode: see _not_english_words; split-lang reads ² ① as digits (str.isdigit)
+        for start, end in _not_english_words(text):
+            for i in range(start, end):
+                classes[i] = _OTHER
+        classes = [_DIGIT if c == _OTHER and ch.isdigit() else c for ch, c in zip(text, classes, strict=True)]
     for i, ch in enumerate(text):
         if ch in _NUMBER_JOINERS and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
             classes[i] = _DIGIT
-    if cjk is Language.ZH:
+    if units and cjk is Language.ZH:
         for m in _UNIT_RE.finditer(text):
             for i in range(m.start(), m.end()):
                 classes[i] = _DIGIT
@@ -85,7 +115,7 @@ def split_languages(text: str, lang: Language, cjk: Language | None = None) -> t
         return (Span(text, Language.EN),)
     if cjk is None:
         cjk = Language.JA if lang is Language.JA or (lang is Language.AUTO and has_kana(text)) else Language.ZH
-    runs = _runs(text, cjk)
+    runs = _runs(text, cjk, units=lang is not Language.ZH)
     langs: list[Language | None] = [
         cjk if cls in (_HAN, _KANA) else Language.EN if cls == _LATIN else None for cls, _ in runs
     ]
@@ -94,7 +124,7 @@ def split_languages(text: str, lang: Language, cjk: Language | None = None) -> t
         if cls != _DIGIT:
             continue
         nxt = runs[i + 1][0] if i + 1 < len(runs) else None
-        if nxt in (_HAN, _KANA):
+        if nxt in (_HAN, _KANA) or lang is Language.ZH:
             langs[i] = cjk
             continue
         prev = next((lg for lg in reversed(langs[:i]) if lg is not None), None)

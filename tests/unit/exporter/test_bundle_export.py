@@ -47,7 +47,8 @@ def test_manifest_describes_the_bundle(exported):
     assert manifest.sample_rate == 32000 and manifest.samples_per_token == 1280
     assert manifest.format_version == FORMAT_VERSION and manifest.onnxruntime_version
     roles = {(f.role, f.precision) for f in manifest.files}
-    assert {(r, Precision.FP32) for r in Role if r not in (Role.BERT, Role.HUBERT)} <= roles  # both optional
+    optional = (Role.BERT, Role.HUBERT, Role.G2PW)
+    assert {(r, Precision.FP32) for r in Role if r not in optional} <= roles
     assert (Role.T2S, Precision.INT8) in roles and (Role.VOCODER, Precision.FP16) in roles
     assert all(f.validated for f in manifest.files if f.precision is Precision.FP32)
     assert all(f.validated or f.note for f in manifest.files)

@@ -1,47 +1,57 @@
-"""Word lists the tone-sandhi rules consult (our own lists of common Mandarin words).
-
-pypinyin's phrase dictionary gives citation tones, so light (neutral-tone) second syllables of
-everyday words have to come from a list. The lists are deliberately short and common-word only.
+"""Word lists upstream's tone-sandhi and erhua code consults (GPT-SoVITS ``tone_sandhi.py`` and ``chinese2.py``,
+from PaddleSpeech, Apache-2.0), kept as data so that the same words get the same tones.
 """
 
 from __future__ import annotations
 
-__all__ = ["MUST_NEUTRAL", "NOT_ERHUA", "NOT_NEUTRAL", "PARTICLES"]
+__all__ = ["MUST_ERHUA", "MUST_NEUTRAL", "NOT_ERHUA", "NOT_NEUTRAL"]
 
 MUST_NEUTRAL = frozenset(
     """
-    东西 意思 朋友 衣服 学生 事情 时候 地方 知道 认识 喜欢 明白 清楚 漂亮 舒服 麻烦 客气 关系 先生 太太
-    姑娘 小姐 丈夫 媳妇 亲戚 邻居 师傅 大夫 队伍 窗户 头发 耳朵 眼睛 眉毛 鼻子 嘴巴 胳膊 指头 脑袋 肚子
-    屁股 骨头 尾巴 萝卜 葡萄 豆腐 馒头 包子 饺子 核桃 石榴 枕头 被子 桌子 椅子 房子 屋子 院子 扇子 帘子
-    钥匙 玻璃 蘑菇 云彩 月亮 太阳 早上 晚上 上头 下头 里头 外头 前头 后头 地下 底下 时辰 日子 名字 生意
-    买卖 行李 首饰 嫁妆 笑话 故事 主意 道理 规矩 功夫 本事 力气 脾气 福气 运气 和气 口气 动静 热闹 凉快
-    暖和 快活 痛快 干净 利索 利落 结实 踏实 老实 厚道 聪明 糊涂 马虎 啰嗦 哆嗦 折腾 琢磨 打听 打扮 打算
-    收拾 商量 招呼 吩咐 告诉 觉得 记得 晓得 认得 值得 舍得 怪不得 算计 合计 张罗 应付 委屈 体面 便宜
-    风筝 灯笼 刺猬 蛤蟆 骆驼 狐狸 喇叭 琵琶 胡琴 畜生 牲口 庄稼 粮食 芝麻 高粱 黄瓜 茄子 柿子 橘子 棒子
-    妈妈 爸爸 爷爷 奶奶 姥姥 姥爷 哥哥 姐姐 弟弟 妹妹 叔叔 婶婶 舅舅 伯伯 宝宝 娃娃 星星 猩猩 谢谢 看看
-    特务 部分 工夫 似的 多么 什么 怎么 这么 那么 为了 除了 罢了 算了 得了 好了 行了 来着 咱们 我们 你们
-    他们 她们 它们 人们 孩子们 人家 大爷 姑姑 女婿 公公 婆婆 嫂子 孙子 侄子 儿子 女儿
+麻烦 麻利 鸳鸯 高粱 骨头 骆驼 马虎 首饰 馒头 馄饨 风筝 难为 队伍 阔气 闺女 门道 锄头 铺盖 铃铛
+铁匠 钥匙 里脊 里头 部分 那么 道士 造化 迷糊 连累 这么 这个 运气 过去 软和 转悠 踏实 跳蚤 跟头
+趔趄 财主 豆腐 讲究 记性 记号 认识 规矩 见识 裁缝 补丁 衣裳 衣服 衙门 街坊 行李 行当 蛤蟆 蘑菇
+薄荷 葫芦 葡萄 萝卜 荸荠 苗条 苗头 苍蝇 芝麻 舒服 舒坦 舌头 自在 膏药 脾气 脑袋 脊梁 能耐 胳膊
+胭脂 胡萝 胡琴 胡同 聪明 耽误 耽搁 耷拉 耳朵 老爷 老实 老婆 老头 老太 翻腾 罗嗦 罐头 编辑 结实
+红火 累赘 糨糊 糊涂 精神 粮食 簸箕 篱笆 算计 算盘 答应 笤帚 笑语 笑话 窟窿 窝囊 窗户 稳当 稀罕
+称呼 秧歌 秀气 秀才 福气 祖宗 砚台 码头 石榴 石头 石匠 知识 眼睛 眯缝 眨巴 眉毛 相声 盘算 白净
+痢疾 痛快 疟疾 疙瘩 疏忽 畜生 生意 甘蔗 琵琶 琢磨 琉璃 玻璃 玫瑰 玄乎 狐狸 状元 特务 牲口 牙碜
+牌楼 爽快 爱人 热闹 烧饼 烟筒 烂糊 点心 炊帚 灯笼 火候 漂亮 滑溜 溜达 温和 清楚 消息 浪头 活泼
+比方 正经 欺负 模糊 槟榔 棺材 棒槌 棉花 核桃 栅栏 柴火 架势 枕头 枇杷 机灵 本事 木头 木匠 朋友
+月饼 月亮 暖和 明白 时候 新鲜 故事 收拾 收成 提防 挖苦 挑剔 指甲 指头 拾掇 拳头 拨弄 招牌 招呼
+抬举 护士 折腾 扫帚 打量 打算 打点 打扮 打听 打发 扎实 扁担 戒指 懒得 意识 意思 情形 悟性 怪物
+思量 怎么 念头 念叨 快活 忙活 志气 心思 得罪 张罗 弟兄 开通 应酬 庄稼 干事 帮手 帐篷 希罕 师父
+师傅 巴结 巴掌 差事 工夫 岁数 屁股 尾巴 少爷 小气 小伙 将就 对头 对付 寡妇 家伙 客气 实在 官司
+学问 学生 字号 嫁妆 媳妇 媒人 婆家 娘家 委屈 姑娘 姐夫 妯娌 妥当 妖精 奴才 女婿 头发 太阳 大爷
+大方 大意 大夫 多少 多么 外甥 壮实 地道 地方 在乎 困难 嘴巴 嘱咐 嘟囔 嘀咕 喜欢 喇嘛 喇叭 商量
+唾沫 哑巴 哈欠 哆嗦 咳嗽 和尚 告诉 告示 含糊 吓唬 后头 名字 名堂 合同 吆喝 叫唤 口袋 厚道 厉害
+千斤 包袱 包涵 匀称 勤快 动静 动弹 功夫 力气 前头 刺猬 刺激 别扭 利落 利索 利害 分析 出息 凑合
+凉快 冷战 冤枉 冒失 养活 关系 先生 兄弟 便宜 使唤 佩服 作坊 体面 位置 似的 伙计 休息 什么 人家
+亲戚 亲家 交情 云彩 事情 买卖 主意 丫头 丧气 两口 东西 东家 世故 不由 不在 下水 下巴 上头 上司
+丈夫 丈人 一辈 那个 菩萨 父亲 母亲 咕噜 邋遢 费用 冤家 甜头 介绍 荒唐 大人 泥鳅 幸福 熟悉 计划
+扑腾 蜡烛 姥爷 照顾 喉咙 吉他 弄堂 蚂蚱 凤凰 拖沓 寒碜 糟蹋 倒腾 报复 逻辑 盘缠 喽啰 牢骚 咖喱
+扫把 惦记
     """.split()
 )
-"""Words whose last syllable is always neutral tone (轻声)."""
+"""Words (or word endings) whose last syllable is neutral tone (轻声)."""
 
 NOT_NEUTRAL = frozenset(
     """
-    男子 女子 分子 原子 电子 量子 中子 质子 因子 粒子 离子 孔子 老子 庄子 孟子 墨子 君子 天子 太子 世子
-    赤子 游子 浪子 才子 学子 弟子 棋子 莲子 瓜子 种子 石子 卵子 精子 孢子 椰子 虾子 鱼子 菜子 松子
-    亲子 母子 父子 夫子 原子弹 电子版
+男子 女子 分子 原子 量子 莲子 石子 瓜子 电子 人人 虎虎 幺幺 干嘛 学子 哈哈 数数 袅袅 局地 以下
+娃哈哈 花花草草 留得 耕地 想想 熙熙 攘攘 卵子 死死 冉冉 恳恳 佼佼 吵吵 打打 考考 整整 莘莘 落地
+算子 家家户户 青青
     """.split()
 )
-"""Nouns ending in 子/们 that keep the full tone (the 子 here is a morpheme, not a suffix)."""
+"""Words the reduplication and 子/们 neutral-tone rules leave alone."""
+
+MUST_ERHUA = frozenset("小院儿 胡同儿 范儿 老汉儿 撒欢儿 寻老礼儿 妥妥儿 媳妇儿".split())
+"""Words whose 儿 is always the erhua suffix, whatever their part of speech."""
 
 NOT_ERHUA = frozenset(
     """
-    儿子 女儿 儿女 男儿 健儿 孤儿 婴儿 幼儿 少儿 胎儿 患儿 乞儿 宠儿 弃儿 侄儿 孙儿 妻儿 犬儿 新生儿 混血儿
-    流浪儿 婴幼儿 低能儿 幸运儿 弄潮儿 宁馨儿 育儿 托儿 产儿 早产儿 独生儿 小儿 残疾儿 留守儿
-    花儿 鸟儿 猫儿 狗儿 马儿 虫儿 猪儿 红孩儿
+虐儿 为儿 护儿 瞒儿 救儿 替儿 有儿 一儿 我儿 俺儿 妻儿 拐儿 聋儿 乞儿 患儿 幼儿 孤儿 婴儿
+婴幼儿 连体儿 脑瘫儿 流浪儿 体弱儿 混血儿 蜜雪儿 舫儿 祖儿 美儿 应采儿 可儿 侄儿 孙儿 侄孙儿 女儿
+男儿 红孩儿 花儿 虫儿 马儿 鸟儿 猪儿 猫儿 狗儿 少儿
     """.split()
 )
-"""Words ending in 儿 where 儿 is a full syllable ("child"; and, as upstream, the song-like 花儿, 鸟儿…)."""
-
-PARTICLES = frozenset("吧呢啊呐嘛吗哦哒啦喽啰哟呗嘞咯呀哇")
-"""Sentence-final particles, always neutral tone at the end of a word."""
+"""Words whose final 儿 is a syllable of its own (儿 = child; and the song-like 花儿, 鸟儿)."""

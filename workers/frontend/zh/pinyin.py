@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["split_syllable"]
+__all__ = ["split_syllable", "symbols_for", "to_initial_final"]
 
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z",
              "c", "s", "y", "w")  # fmt: skip
@@ -65,3 +65,31 @@ def split_syllable(syllable: str) -> tuple[str, str]:
         raise ValueError(f"not a pinyin syllable: {syllable!r}")
     initial, final = _split_toneless(base.lower())
     return initial, final + tone
+
+
+_CONTRACTED = {"uei": "ui", "iou": "iu", "uen": "un"}
+_ZERO_INITIAL_WHOLE = {"ing": "ying", "i": "yi", "in": "yin", "u": "wu"}
+_ZERO_INITIAL_HEAD = {"v": "yu", "e": "e", "i": "y", "u": "w"}
+
+
+def _written(initial: str, final: str) -> str:
+    """Spell pypinyin's strict (initial, final) pair as written pinyin, as upstream's ``_g2p`` does."""
+    if initial:
+        return initial + _CONTRACTED.get(final, final)  # l + iou → liu
+    if final in _ZERO_INITIAL_WHOLE:
+        return _ZERO_INITIAL_WHOLE[final]  # i → yi
+    head = _ZERO_INITIAL_HEAD.get(final[:1])
+    return head + final[1:] if head is not None else final  # ian → yan, uo → wo, van → yuan
+
+
+def symbols_for(initial: str, final: str) -> tuple[str, str]:
+    """Table symbols for a strict initial and a tone-numbered final (``("l", "iou2")`` → ``("l", "iu2")``)."""
+    return split_syllable(_written(initial, final[:-1]) + final[-1])
+
+
+@functools.lru_cache(maxsize=1 << 16)  # bounded: arbitrary text cannot grow it forever
+def to_initial_final(syllable: str) -> tuple[str, str]:
+    """Split tone-numbered pinyin (a G2PW reading) into pypinyin's strict initial and toned final."""
+    from pypinyin.contrib.tone_convert import to_finals_tone3, to_initials
+
+    return to_initials(syllable), to_finals_tone3(syllable, neutral_tone_with_five=True)

@@ -1,236 +1,240 @@
-"""Mandarin tone sandhi on tone-numbered pinyin (``"ni3"``), word by word.
+"""Mandarin tone sandhi as upstream applies it (GPT-SoVITS ``tone_sandhi.ToneSandhi``, from PaddleSpeech).
 
-Rules, applied in this order (the order matters: 一个 → yi2 ge4 before 个 turns neutral):
+Two stages, both on jieba's (word, part-of-speech) cut of one clause:
 
-* 不: neutral in the V不V question (看不看); tone 2 before a tone-4 syllable (不要 → bu2 yao4).
-* 一: tone 1 in numbers and ordinals (一百一, 第一) and at the end of a word; neutral in V一V (看一看);
-  tone 2 before tone 4 (一个, 一样); tone 4 before tones 1–3 (一天, 一年, 一起).
-* neutral tone (轻声): sentence particles, the structural 的/地/得/着/了, noun suffixes 子/们, directional
-  上/下/里 after a noun and 来/去 after a verb of direction, 个 after a number, reduplicated nouns,
-  verbs and adjectives (妈妈, 看看), and a list of everyday words (东西, 朋友).
-* third tone: two third tones in a row → the first becomes 2 (你好 → ni2 hao3). Inside a phrase the
-  word structure decides three in a row: 2+1 (展览/馆) → 2 2 3, 1+2 (老/虎皮...) → 3 2 3.
-* erhua: a suffix 儿 is not a syllable of its own in speech; upstream keeps it as ``er`` (so word2ph
-  stays 2 per hanzi) but with the tone of the syllable it colours (花园儿 → ... er2 → tone of 园).
+``pre_merge`` joins words so the per-word rules see their context: 不 joins the word after it; V一V
+(听一听) and a lone 一 joins the word after it; a word repeated joins its copy (试试); two adjacent words
+that are both all third tone, then two whose meeting syllables are both third tone, join when together
+they are at most 3 characters (a reduplicated word never joins); a lone 儿 joins the word before.
+
+``modified_tone`` then changes one word's tone-numbered finals, in upstream's order:
+
+* 不: neutral in the middle of a 3-character word (看不懂); tone 2 before tone 4 (不怕).
+* 一: unchanged in a digit string (一九九八, 十一); neutral in V一V; tone 1 in 第一…; else tone 2 before
+  tone 4 (一段) and tone 4 before anything else except punctuation (一天).
+* neutral tone: reduplicated nouns/verbs/adjectives (奶奶, 试试); the particles 吧呢哈啊…; 的地得
+  at the end of a word; 了着过 as aspect particles (pos ul/uz/ug); 们/子 after a noun or pronoun;
+  上下里 after a place word; 来去 after a directional verb; 个 as a measure word; and the words of
+  ``lexicon.MUST_NEUTRAL`` (whole word, its last two characters, or either half of the word).
+* third tone: two thirds → 2 3; three: split the word with jieba's search cut (2+1: 2 2 3, 1+2:
+  3 2 3); four: each half on its own.
+
+Readings that jieba's cut puts in one word thus follow the word; there is no rule across words beyond
+what ``pre_merge`` joined (小李|想买|好酒 keeps 想 tone 3 before 买's changed tone 2 only inside 想买).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 
-from .lexicon import MUST_NEUTRAL, NOT_ERHUA, NOT_NEUTRAL, PARTICLES
+from .lexicon import MUST_NEUTRAL, NOT_NEUTRAL
 
-__all__ = ["Word", "apply_word_sandhi", "erhua", "pre_merge", "context_fixes", "third_tone_phrases"]
+__all__ = ["Word", "modified_tone", "pre_merge"]
 
 Word = tuple[str, str]
 """A jieba word and its part-of-speech tag."""
 
-_NUMERALS = frozenset("零一二三四五六七八九十百千万亿两几")
-_PUNCT = frozenset("!?…,.-")
-_DIGIT_WORDS = frozenset("零〇一二三四五六七八九两")
-_DIRECTION_VERBS = frozenset("上下进出回过起开")
+_PARTICLES = "吧呢哈啊呐噻嘛吖嗨呐哦哒额滴哩哟喽啰耶喔诶"
+_CLAUSE_MARKS = "：，；。？！“”‘’':,;.?!"
 
 
-def _tone(syllable: str) -> str:
-    return syllable[-1]
+def _retone(final: str, tone: str) -> str:
+    return final[:-1] + tone
 
 
-def _retone(syllable: str, tone: str) -> str:
-    return syllable[:-1] + tone
+def _all_third(finals: list[str]) -> bool:
+    return all(f[-1] == "3" for f in finals)
 
 
-def pre_merge(words: list[Word]) -> list[Word]:
-    """Merge jieba words so that the sandhi rules see the syllable that follows inside one word.
+@functools.lru_cache(maxsize=1 << 16)  # bounded: arbitrary text cannot grow it forever
+def _halves(word: str) -> tuple[str, str]:
+    """Split a word in two at its shortest search-mode sub-word (蒙古包 → 蒙古 包, 纸老虎 → 纸 老虎)."""
+    import jieba
 
-    不 and a lone 一 join the next word, V一V and reduplicated single characters join into one word,
-    and a lone 儿 joins the word before it.
-    """
-    merged: list[Word] = []
+    jieba.setLogLevel(logging.WARNING)  # its dictionary may load here first: no "Building prefix dict" chatter
+    shortest = min(jieba.cut_for_search(word), key=len)  # min keeps the first of equal lengths
+    if word.find(shortest) == 0:
+        return shortest, word[len(shortest) :]
+    return word[: -len(shortest)], shortest
+
+
+# --- pre_merge ----------------------------------------------------------------------------------------
+
+
+def _merge_bu(words: list[Word]) -> list[Word]:
+    out: list[Word] = []
+    last = ""
+    for word, pos in words:
+        if last == "不":
+            word = last + word
+        if word != "不":
+            out.append((word, pos))
+        last = word
+    if last == "不":
+        out.append((last, "d"))
+    return out
+
+
+def _merge_yi(words: list[Word]) -> list[Word]:
+    joined: list[list[str]] = []
     i = 0
     while i < len(words):
         word, pos = words[i]
-        nxt = words[i + 1] if i + 1 < len(words) else None
-        if (
-            nxt is not None
-            and len(word) == 1
-            and i + 2 < len(words)
-            and nxt[0] in ("一", "不")
-            and words[i + 2][0] == word
-            and word not in _NUMERALS
-        ):
-            merged.append((word + nxt[0] + word, pos))  # 看 一 看 → 看一看, 买 不 买 → 买不买
-            i += 3
-            continue
-        if word in ("不", "一") and nxt is not None and nxt[0][0] not in _PUNCT:
-            words = [*words[: i + 1], (word + nxt[0], nxt[1]), *words[i + 2 :]]
-            i += 1  # re-examine the merged word in its new slot
-            continue
-        if word == "儿" and merged and merged[-1][0][-1] not in _PUNCT:
-            prev, ppos = merged.pop()
-            merged.append((prev + word, ppos))
-            i += 1
-            continue
-        if merged and len(word) == 1 and merged[-1][0] == word and pos[:1] in "vna":
-            merged.pop()
-            merged.append((word + word, pos))  # 试 试 → 试试
-            i += 1
-            continue
-        merged.append((word, pos))
+        if 0 < i < len(words) - 1 and word == "一":
+            before, after = joined[-1], words[i + 1]
+            if before[0] == after[0] and before[1] == "v" and after[1] == "v":
+                joined[-1] = [before[0] + "一" + after[0], before[1]]  # 听 一 听 → 听一听
+                i += 2
+                continue
+        joined.append([word, pos])
         i += 1
-    return merged
+    out: list[list[str]] = []
+    for word, pos in joined:
+        if out and out[-1][0] == "一":
+            out[-1][0] += word  # a lone 一 takes the next word (and keeps its own tag)
+        else:
+            out.append([word, pos])
+    return [(w, p) for w, p in out]
 
 
-def _bu(word: str, syls: list[str]) -> None:
-    if len(word) == 3 and word[1] == "不":  # 看不看, and the potential complement 对不起, 来不及
-        syls[1] = _retone(syls[1], "5")
+def _merge_repeats(words: list[Word]) -> list[Word]:
+    out: list[list[str]] = []
+    for word, pos in words:
+        if out and word == out[-1][0]:
+            out[-1][0] += word
+        else:
+            out.append([word, pos])
+    return [(w, p) for w, p in out]
+
+
+def _merge_thirds(words: list[Word], finals: Callable[[str], list[str]], whole: bool) -> list[Word]:
+    """Join third-tone neighbours: ``whole`` = both words all tone 3, else just the meeting syllables."""
+    tones = [finals(w) for w, _ in words]
+    out: list[list[str]] = []
+    merged_last = [False] * len(words)
+    for i, (word, pos) in enumerate(words):
+        if i and not merged_last[i - 1]:
+            prev, cur = tones[i - 1], tones[i]
+            meets = _all_third(prev) and _all_third(cur) if whole else prev[-1][-1] == "3" and cur[0][-1] == "3"
+            before = words[i - 1][0]
+            reduplicated = len(before) == 2 and before[0] == before[1]
+            if meets and not reduplicated and len(before) + len(word) <= 3:
+                out[-1][0] += word
+                merged_last[i] = True
+                continue
+        out.append([word, pos])
+    return [(w, p) for w, p in out]
+
+
+def _merge_er(words: list[Word]) -> list[Word]:
+    out: list[list[str]] = []
+    for i, (word, pos) in enumerate(words):
+        if i and word == "儿" and words[i - 1][0] != "#":
+            out[-1][0] += word
+        else:
+            out.append([word, pos])
+    return [(w, p) for w, p in out]
+
+
+def pre_merge(words: list[Word], finals: Callable[[str], list[str]]) -> list[Word]:
+    """Join jieba words as upstream's ``pre_merge_for_modify`` does; ``finals`` reads a word's finals."""
+    words = _merge_yi(_merge_bu(words))
+    words = _merge_repeats(words)
+    words = _merge_thirds(words, finals, whole=True)
+    words = _merge_thirds(words, finals, whole=False)
+    return _merge_er(words)
+
+
+# --- modified_tone ------------------------------------------------------------------------------------
+
+
+def _bu(word: str, finals: list[str]) -> None:
+    if len(word) == 3 and word[1] == "不":
+        finals[1] = _retone(finals[1], "5")
         return
     for i, ch in enumerate(word[:-1]):
-        if ch == "不" and _tone(syls[i + 1]) == "4":
-            syls[i] = _retone(syls[i], "2")
+        if ch == "不" and finals[i + 1][-1] == "4":
+            finals[i] = _retone(finals[i], "2")
 
 
-def _yi(word: str, syls: list[str], prev: str) -> None:
-    if "一" not in word:
+def _yi(word: str, finals: list[str]) -> None:
+    if "一" in word and all(ch.isnumeric() for ch in word if ch != "一"):
         return
-    if len(word) == 3 and word[1] == "一" and word[0] == word[2]:
-        syls[1] = _retone(syls[1], "5")
-        return
-    for i, ch in enumerate(word):
-        if ch != "一":
-            continue
-        before = word[i - 1] if i else prev
-        after = word[i + 1] if i + 1 < len(word) else ""
-        after2 = word[i + 2] if i + 2 < len(word) else ""
-        if (
-            not after
-            or after in _PUNCT
-            or before in _NUMERALS
-            or before == "第"
-            or after in _DIGIT_WORDS
-            or after in "月日号加减乘除等"
-            or after == "点"
-            and after2 in _DIGIT_WORDS
-        ):
-            # 统一, 十一, 第一, 一九九八, 一月一日, 一加一, 一点二: a number read as such keeps tone 1
-            # (pypinyin's phrase readings are not consistent here)
-            syls[i] = _retone(syls[i], "1")
-        else:  # before 百/千/万 it still changes (一千 → yi4)
-            syls[i] = _retone(syls[i], "2" if _tone(syls[i + 1]) == "4" else "4")
+    if len(word) == 3 and word[1] == "一" and word[0] == word[-1]:
+        finals[1] = _retone(finals[1], "5")
+    elif word.startswith("第一"):
+        finals[1] = _retone(finals[1], "1")
+    else:
+        for i, ch in enumerate(word[:-1]):
+            if ch != "一":
+                continue
+            if finals[i + 1][-1] == "4":
+                finals[i] = _retone(finals[i], "2")
+            elif word[i + 1] not in _CLAUSE_MARKS:
+                finals[i] = _retone(finals[i], "4")
 
 
-def _neutral(word: str, pos: str, syls: list[str]) -> None:
-    last = word[-1]
-    if word in MUST_NEUTRAL or word[-2:] in MUST_NEUTRAL:
-        syls[-1] = _retone(syls[-1], "5")
-    for i in range(1, len(word)):
-        # 妈妈, 看看, 试试: a reduplicated noun, verb or adjective has a light second syllable.
-        if word[i] == word[i - 1] and pos[:1] in "nva" and word not in NOT_NEUTRAL and len(word) == 2:
-            syls[i] = _retone(syls[i], "5")
-    if last in PARTICLES:
-        syls[-1] = _retone(syls[-1], "5")
-    elif last in "的地得着了" and pos.startswith("u"):
-        syls[-1] = {"的": "de5", "地": "de5", "得": "de5", "着": "zhe5", "了": "le5"}[last]
-    elif len(word) == 3 and word[1] == "得" and word[0] != "不":
-        syls[1] = "de5"  # 跑得快, 看得见: the complement marker
-    elif last in "们子" and len(word) > 1 and pos[:1] in "nr" and word not in NOT_NEUTRAL:
-        syls[-1] = _retone(syls[-1], "5")
-    elif last in "上下里" and len(word) > 1 and pos[:1] in "sfl":
-        syls[-1] = _retone(syls[-1], "5")
-    elif last in "来去" and len(word) > 1 and word[-2] in _DIRECTION_VERBS:
-        syls[-1] = _retone(syls[-1], "5")
+def _neutral(word: str, pos: str, finals: list[str]) -> list[str]:
+    for j in range(1, len(word)):
+        if word[j] == word[j - 1] and pos[0] in "nva" and word not in NOT_NEUTRAL:
+            finals[j] = _retone(finals[j], "5")
     ge = word.find("个")
-    if ge >= 1 and (word[ge - 1] in _NUMERALS or word[ge - 1] in "这那哪每各整半多") or word == "个":
-        syls[ge] = _retone(syls[ge], "5")
+    last = word[-1]
+    if last in _PARTICLES or last in "的地得":
+        finals[-1] = _retone(finals[-1], "5")
+    elif len(word) == 1 and word in "了着过" and pos in ("ul", "uz", "ug"):
+        finals[-1] = _retone(finals[-1], "5")
+    elif len(word) > 1 and last in "们子" and pos in ("r", "n") and word not in NOT_NEUTRAL:
+        finals[-1] = _retone(finals[-1], "5")
+    elif len(word) > 1 and last in "上下里" and pos in ("s", "l", "f"):
+        finals[-1] = _retone(finals[-1], "5")
+    elif len(word) > 1 and last in "来去" and word[-2] in "上下进出回过起开":
+        finals[-1] = _retone(finals[-1], "5")
+    elif ge >= 1 and (word[ge - 1].isnumeric() or word[ge - 1] in "几有两半多各整每做是") or word == "个":
+        finals[ge] = _retone(finals[ge], "5")
+    elif word in MUST_NEUTRAL or word[-2:] in MUST_NEUTRAL:
+        finals[-1] = _retone(finals[-1], "5")
+    head, tail = _halves(word)
+    parts = [finals[: len(head)], finals[len(head) :]]
+    for part_word, part in zip((head, tail), parts, strict=True):
+        if part_word in MUST_NEUTRAL or part_word[-2:] in MUST_NEUTRAL:
+            part[-1] = _retone(part[-1], "5")
+    return parts[0] + parts[1]
 
 
-def apply_word_sandhi(word: str, pos: str, syls: list[str], prev: str = "") -> list[str]:
-    """Apply the 不, 一 and neutral-tone rules to one (merged) word's syllables; returns a new list.
-
-    ``prev`` is the character before the word (第 and numerals before 一 keep its tone 1).
-    """
-    out = list(syls)
-    _bu(word, out)
-    _yi(word, out, prev)
-    _neutral(word, pos, out)
-    return out
-
-
-def erhua(word: str, pos: str, syls: list[str]) -> list[str]:
-    """Give a suffix 儿 the tone of the syllable before it (see the module docstring)."""
-    if len(word) < 2 or word[-1] != "儿" or not syls[-1].startswith("er"):
-        return syls
-    out = list(syls)
-    if out[-1] == "er1":
-        out[-1] = "er2"
-    if word in NOT_ERHUA or word[-2:] in NOT_ERHUA or pos in ("a", "j", "nr"):
-        return out
-    if out[-1] in ("er2", "er5"):
-        out[-1] = "er" + _tone(out[-2])
-    return out
-
-
-def _three_in_word(syls: list[str], head_is_word: bool) -> None:
-    """Third-tone sandhi inside one word; ``head_is_word``: its first two characters form a word."""
-    tones = [_tone(s) for s in syls]
-    if tones == ["3"] * 3 and not head_is_word:
-        syls[1] = _retone(syls[1], "2")  # 1+2: 小 老虎 → 3 2 3
-        return
-    if tones == ["3"] * 4 and head_is_word:
-        syls[0], syls[2] = _retone(syls[0], "2"), _retone(syls[2], "2")  # 2+2 → 2 3 2 3
-        return
-    for i in range(len(syls) - 2, -1, -1):
-        if tones[i] == "3" and tones[i + 1] == "3":
-            syls[i] = _retone(syls[i], "2")  # compare with the original tone: 2+1 → 2 2 3
+def _third(word: str, finals: list[str]) -> list[str]:
+    if len(word) == 2 and _all_third(finals):
+        finals[0] = _retone(finals[0], "2")
+    elif len(word) == 3:
+        head, _ = _halves(word)
+        if _all_third(finals):
+            if len(head) == 2:  # 蒙古/包
+                finals[0], finals[1] = _retone(finals[0], "2"), _retone(finals[1], "2")
+            elif len(head) == 1:  # 纸/老虎
+                finals[1] = _retone(finals[1], "2")
+        else:
+            parts = [finals[: len(head)], finals[len(head) :]]
+            for i, part in enumerate(parts):
+                if len(part) == 2 and _all_third(part):  # 所有/人
+                    part[0] = _retone(part[0], "2")
+                elif i == 1 and not _all_third(part) and part[0][-1] == "3" and parts[0][-1][-1] == "3":
+                    parts[0][-1] = _retone(parts[0][-1], "2")  # 好/喜欢
+            finals = parts[0] + parts[1]
+    elif len(word) == 4:
+        parts = [finals[:2], finals[2:]]
+        for part in parts:
+            if _all_third(part):
+                part[0] = _retone(part[0], "2")
+        finals = parts[0] + parts[1]
+    return finals
 
 
-def third_tone_phrases(words: list[tuple[str, list[str]]], is_word: Callable[[str], bool]) -> list[list[str]]:
-    """Apply third-tone sandhi over a sentence's words; returns each word's new syllables.
-
-    Two adjacent words share a sandhi domain when they are at most 3 syllables together (a prosodic
-    word). The change runs right to left and looks at the already-changed next syllable, so a 1+2
-    structure keeps its first tone 3 (我 很好 → wo3 hen2 hao3) while 2+1 does not (展览 馆 → 2 2 3).
-    """
-    result = [list(syls) for _, syls in words]
-    for (word, _), syls in zip(words, result, strict=True):
-        _three_in_word(syls, len(word) in (3, 4) and is_word(word[:2]))
-    for i in range(len(result) - 1, 0, -1):
-        left, right = result[i - 1], result[i]
-        if left and right and len(left) + len(right) <= 3 and _tone(left[-1]) == "3" and _tone(right[0]) == "3":
-            left[-1] = _retone(left[-1], "2")
-    return result
-
-
-def context_fixes(run: str, syls: list[str]) -> list[str]:
-    """Fixes that look across jieba's word boundaries, over a whole run of hanzi.
-
-    * V一V / V不V: the middle is neutral (jieba sometimes cuts through it: 人静 一静);
-    * 一 before a digit, 点+digit or 月/日/号/加… keeps tone 1 across words (1+1, 1.2, 10月1日);
-    * 得 before 了/到 is the verb dé, not the particle (他得了99分);
-    * 长 before a number is cháng, "long" (这条路长2000米); pypinyin reads a lone 长 as zhǎng.
-    """
-    out = list(syls)
-    for i, ch in enumerate(run):
-        if "?" in out[i]:
-            continue
-        prev = run[i - 1] if i else ""
-        nxt = run[i + 1] if i + 1 < len(run) else ""
-        if ch in "一不" and prev and prev == nxt and prev not in _NUMERALS:
-            out[i] = _retone(out[i], "5")
-        elif (
-            ch == "一"
-            and prev not in "看听想试"
-            and (
-                nxt in _DIGIT_WORDS
-                or nxt
-                and nxt in "月日号加减乘除等"
-                or nxt == "点"
-                and run[i + 2 : i + 3] in _DIGIT_WORDS
-                and run[i + 2 : i + 3]
-            )
-        ):
-            out[i] = "yi1"
-        elif ch == "得" and nxt in ("了", "到"):
-            out[i] = "de2"
-        elif ch == "长" and nxt in _DIGIT_WORDS | _NUMERALS:
-            out[i] = "chang2"
-    return out
+def modified_tone(word: str, pos: str, finals: list[str]) -> list[str]:
+    """Apply the 不, 一, neutral-tone and third-tone rules to one (merged) word; returns new finals."""
+    finals = list(finals)
+    _bu(word, finals)
+    _yi(word, finals)
+    finals = _neutral(word, pos, finals)
+    return _third(word, finals)

@@ -16,15 +16,16 @@ def test_corpus_size_and_hand_checked_coverage() -> None:
     by_lang = {lang: corpus(lang) for lang in ("zh", "en", "ja")}
     assert len(by_lang["zh"]) >= 150 and len(by_lang["en"]) >= 150 and len(by_lang["ja"]) >= 50
     # Expectations not taken from this implementation: worked out by hand, or upstream's own output ("upstream").
+    # "upstream": expected output is upstream GPT-SoVITS's own (see the file header). zh text with English pieces
+    # is checked by the shared goldens' mixed sentences (test_upstream_goldens) and test_langsplit instead.
     hand = {(e["lang"], e["category"]) for e in ENTRIES if e["checked"] in ("hand", "upstream")}
     for needed in [("zh", "sandhi"), ("zh", "erhua"), ("zh", "zeroinit"), ("zh", "numbers"), ("zh", "dates"),
-                   ("zh", "money"), ("zh", "units"), ("zh", "mixed"), ("zh", "edge"), ("en", "numbers"),
+                   ("zh", "money"), ("zh", "units"), ("zh", "edge"), ("en", "numbers"),
                    ("en", "money"), ("en", "abbrev"), ("en", "homograph"), ("en", "oov"), ("en", "ordinals"),
                    ("ja", "accent"), ("ja", "greeting"), ("ja", "edge")]:  # fmt: skip
         assert needed in hand, needed
-    assert all(e["checked"] in ("hand", "upstream", "snapshot") for e in ENTRIES)
-    for lang in ("en", "ja"):
-        assert not [e["id"] for e in by_lang[lang] if e["checked"] == "snapshot"], f"{lang}: no self-made expectations"
+    snapshots = [e["id"] for e in ENTRIES if e["checked"] not in ("hand", "upstream")]
+    assert not snapshots, f"every expectation comes from upstream or a person, not from this frontend: {snapshots}"
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["id"] for e in ENTRIES])

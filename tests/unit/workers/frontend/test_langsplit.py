@@ -17,11 +17,30 @@ def test_english_words_inside_chinese_are_english() -> None:
 
 def test_digits_follow_their_neighbours() -> None:
     assert spans("价格是100 dollars。", ZH) == [("zh", "价格是100 "), ("en", "dollars。")]
-    assert spans("iPhone 15 Pro很好", ZH) == [("en", "iPhone 15 Pro"), ("zh", "很好")]
+    assert spans("iPhone 15 Pro很好", AUTO) == [("en", "iPhone 15 Pro"), ("zh", "很好")]
 
 
-def test_units_after_numbers_stay_chinese() -> None:
-    assert spans("他跑了10km，速度12km/h。", ZH) == [("zh", "他跑了10km，速度12km/h。")]
+def test_zh_mode_splits_as_upstream_langsegmenter() -> None:
+    # upstream LangSegmenter.getTexts(text, "zh") (split-lang 2.1.1): digits are always Chinese, a unit
+    # after a number is an English piece
+    assert spans("iPhone 15 Pro很好", ZH) == [("en", "iPhone "), ("zh", "15 "), ("en", "Pro"), ("zh", "很好")]
+    assert spans("他跑了10km，速度12km/h。", ZH) == [
+        ("zh", "他跑了10"),
+        ("en", "km，"),
+        ("zh", "速度12"),
+        ("en", "km/h。"),
+    ]
+    assert spans("5G网络覆盖了全市。", ZH) == [("zh", "5"), ("en", "G"), ("zh", "网络覆盖了全市。")]
+    assert spans("他买了iPhone15。", ZH) == [("zh", "他买了"), ("en", "iPhone"), ("zh", "15。")]
+    assert spans("COVID-19疫情", ZH) == [("en", "COVID-"), ("zh", "19疫情")]
+    # a Latin word glued to a character upstream's full_en rejects stays Chinese; ² counts as a digit
+    assert spans("温度是25°C左右。", ZH) == [("zh", "温度是25°C左右。")]
+    assert spans("长度是5μm。", ZH) == [("zh", "长度是5μm。")]
+    assert spans("面积是89m²。", ZH) == [("zh", "面积是89"), ("en", "m"), ("zh", "²。")]
+
+
+def test_units_after_numbers_stay_chinese_in_auto_mode() -> None:
+    assert spans("他跑了10km，速度12km/h。", AUTO) == [("zh", "他跑了10km，速度12km/h。")]
     assert spans("I ran 10km today.", AUTO) == [("en", "I ran 10km today.")]
 
 

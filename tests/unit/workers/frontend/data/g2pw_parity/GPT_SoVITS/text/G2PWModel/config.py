@@ -1,0 +1,2 @@
+use_mask = True
+use_char_phoneme = False
