@@ -36,6 +36,8 @@ class Role(enum.StrEnum):
     ``BERT`` is optional (bundles exported with ``--bert``): Chinese RoBERTa features per character.
     ``HUBERT`` is optional (bundles exported with ``--hubert``): chinese-hubert-base content features of a
     reference clip, which voice registration needs.
+    ``SV`` is the ERes2NetV2 speaker-verification net of v2Pro / v2ProPlus bundles (exported with ``--sv``): the
+    fbank of the 16 kHz reference -> the embedding their style encoder needs beside the spectrogram.
     """
 
     T2S = "t2s"
@@ -44,6 +46,7 @@ class Role(enum.StrEnum):
     VOCODER = "vocoder"
     BERT = "bert"
     HUBERT = "hubert"
+    SV = "sv"
 
     @property
     def side(self) -> str:

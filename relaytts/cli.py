@@ -72,9 +72,12 @@ def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
               help="Local chinese-roberta-wwm-ext-large folder: adds the optional `bert` graph (Chinese features).")
 @click.option("--hubert", "hubert_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Local chinese-hubert-base folder: adds the optional `hubert` graph (voice registration).")
+@click.option("--sv", "sv_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="v2Pro/v2ProPlus: upstream's pretrained_eres2netv2w24s4ep4.ckpt; adds the `sv` graph their "
+                   "style vectors need.")
 @one_line_errors
 def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool, bert_dir: Path | None,
-           hubert_dir: Path | None) -> None:
+           hubert_dir: Path | None, sv_path: Path | None) -> None:
     """Convert GPT-SoVITS checkpoints into a validated ONNX bundle."""
     from bundle.manifest import Precision
     from exporter.onnx.bundle_export import VARIANT_ROLES, export_bundle
@@ -84,6 +87,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
     steps = 1 + 4 * 2 + sum(2 * len(VARIANT_ROLES[p]) for p in precisions if p is not Precision.FP32)
     steps += 3 if bert_dir is not None else 0  # load, export, check
     steps += 3 if hubert_dir is not None else 0
+    steps += 3 if sv_path is not None else 0
     with progress() as bar:
         task = bar.add_task("export", total=steps)
         started = []
@@ -93,7 +97,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
             started.append(message)
 
         manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step, bert_dir=bert_dir,
-                                       hubert_dir=hubert_dir)
+                                       hubert_dir=hubert_dir, sv_path=sv_path)
         bar.update(task, completed=steps, description="done")
     print_table(["graph", "precision", "metric", "value", "limit", "ok"],
                 [[r.graph, r.precision, r.metric, r.value, r.limit, "yes" if r.ok else "NO"] for r in rows],
