@@ -14,7 +14,10 @@ from relaytts.embedded import gateway_serving
 from relaytts.redis_server import free_port
 
 
-def test_up_serves_and_stops_everything_on_ctrl_c(fixture_bundle, tmp_path):
+@pytest.mark.parametrize("bundle_fixture", ["fixture_bundle", "voice_bundle_pp"])
+def test_up_serves_and_stops_everything_on_ctrl_c(bundle_fixture, request, tmp_path):
+    # voice_bundle_pp: a v2ProPlus bundle, whose worker computes its default voice through the sv graph.
+    fixture_bundle = request.getfixturevalue(bundle_fixture)
     port = free_port()
     log = tmp_path / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYTTS_")}
