@@ -78,11 +78,13 @@ def test_recompute_gives_the_same_embedding_and_the_voices_file_carries_it(syste
     key = keys.voice_key("alice", registered.voice_id)
     before = store.hget(key, "sv_emb")
     alice.update_voice(registered.voice_id, recompute=True)  # what `relaytts voices migrate` runs per voice
-    assert store.hget(key, "sv_emb") == before  # same clip, same bundle: same embedding, bit for bit
+    after = store.hget(key, "sv_emb")
+    # Same clip, same bundle: the same embedding (up to thread scheduling inside ONNX Runtime).
+    np.testing.assert_allclose(np.frombuffer(after, "<f4"), np.frombuffer(before, "<f4"), atol=1e-5)
     data = alice.export_voices([registered.voice_id])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         saved = np.load(io.BytesIO(archive.read(f"voices/{registered.voice_id}/sv_emb.npy")))
-    assert saved.tobytes() == before
+    assert saved.tobytes() == after
     record = store.hgetall(key)
     alice.delete_voice(registered.voice_id)
     assert alice.import_voices(data).imported == [registered.voice_id]
