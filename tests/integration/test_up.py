@@ -27,7 +27,9 @@ def test_up_serves_and_stops_everything_on_ctrl_c(bundle_fixture, request, tmp_p
                                "--port", str(port), "--run-dir", str(tmp_path / "run")],
                               stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 120
+        # A readiness deadline, not a timing assert: the v2ProPlus bundle's worker hashes and loads ~110 MB more
+        # (the sv graph) and computes its default voice through it; on a loaded 2-core machine that took > 120 s.
+        deadline = time.monotonic() + 300
         while "Ctrl-C to stop" not in log.read_text():
             assert up.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
