@@ -38,6 +38,8 @@ class Role(enum.StrEnum):
     reference clip, which voice registration needs.
     ``G2PW`` is optional (bundles exported with ``--g2pw``): upstream's polyphone model for Chinese; with it
     the frontend reads Chinese as upstream's default does, without it with pypinyin's phrase dictionary.
+    ``SV`` is the ERes2NetV2 speaker-verification net of v2Pro / v2ProPlus bundles (exported with ``--sv``): the
+    fbank of the 16 kHz reference -> the embedding their style encoder needs beside the spectrogram.
     """
 
     T2S = "t2s"
@@ -47,6 +49,7 @@ class Role(enum.StrEnum):
     BERT = "bert"
     HUBERT = "hubert"
     G2PW = "g2pw"
+    SV = "sv"
 
     @property
     def side(self) -> str:

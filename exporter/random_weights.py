@@ -17,15 +17,19 @@ import torch
 
 from exporter.sovits.config import SoVITSConfig
 from exporter.sovits.model import SoVITS
+from exporter.sv.model import ERes2NetV2, ERes2NetV2Config
 from exporter.t2s.config import T2SConfig
 from exporter.t2s.loader import save_t2s_checkpoint
 from exporter.t2s.model import Text2SemanticDecoder
 
 __all__ = [
     "random_sovits",
+    "random_sv",
     "random_t2s",
     "save_sovits_checkpoint",
+    "save_sv_checkpoint",
     "write_random_checkpoints",
+    "write_random_sv",
 ]
 
 #: Convolutions upstream keeps under ``torch.nn.utils.weight_norm`` (stored as weight_g / weight_v).
@@ -114,3 +118,31 @@ def write_random_checkpoints(out_dir: str | Path, version: str = "v2", seed: int
     sovits = save_sovits_checkpoint(random_sovits(version, seed + 1, **sovits_overrides), out_dir / "sovits.pth",
                                     info="random")
     return gpt, sovits
+
+
+def random_sv(config: ERes2NetV2Config | None = None, seed: int = 0) -> ERes2NetV2:
+    """An ERes2NetV2 (default: upstream's w24 s4 ep4 sizes) with upstream's default init, in eval mode.
+
+    The residual branch's last BatchNorm is scaled down (x0.2) as the fixtures do: with unit gains a random
+    16-block stack drifts into the blocks' clip at 20, and every embedding looks alike.
+    """
+    torch.manual_seed(seed)
+    model = ERes2NetV2(config or ERes2NetV2Config())
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if name.endswith(("bn3", "local_att.4")):
+                module.weight.mul_(0.2)
+    return model.eval()
+
+
+def save_sv_checkpoint(model: ERes2NetV2, path: str | Path) -> Path:
+    """Write ``model`` as upstream ships ``pretrained_eres2netv2w24s4ep4.ckpt``: a bare ``torch.save`` state dict."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def write_random_sv(out_dir: str | Path, seed: int = 0, config: ERes2NetV2Config | None = None) -> Path:
+    """Write ``sv.ckpt``: a random ERes2NetV2 (for v2Pro / v2ProPlus demo and test bundles)."""
+    return save_sv_checkpoint(random_sv(config, seed), Path(out_dir) / "sv.ckpt")

@@ -7,6 +7,7 @@ Layout (docs/protocol.md §5.5)::
     voices/<voice_id>/prompt_tokens.npy int64   [Tp]
     voices/<voice_id>/prompt_bert.npy   float32 [1024, Np]
     voices/<voice_id>/ge.npy            float32 [gin]
+    voices/<voice_id>/sv_emb.npy        float32 [20480]  (v2Pro / v2ProPlus voices only)
     voices/<voice_id>/audio.<ext>       the clip as uploaded (wav, flac, ogg or mp3)
 
 No pickle anywhere: arrays are read with ``allow_pickle=False`` and must have exactly the dtype and
@@ -32,6 +33,7 @@ from relaytts.voices import (
     AUDIO_FIELD,
     MAX_NAME_CHARS,
     MAX_TRANSCRIPT_CHARS,
+    OPTIONAL_ARRAY_DTYPES,
     RECORD_FORMAT,
     TRANSCRIPT_LANGUAGES,
     array_shapes,
@@ -78,7 +80,9 @@ def write_archive(records: list[dict[str, bytes]]) -> bytes:
             entry |= {name: float(record.get(name, b"0")) for name in _TIMES}
             shapes = array_shapes(record)
             files = {}
-            for name, dtype in ARRAY_DTYPES.items():
+            for name, dtype in (ARRAY_DTYPES | OPTIONAL_ARRAY_DTYPES).items():
+                if name not in shapes:
+                    continue
                 path = f"voices/{voice_id}/{name}.npy"
                 archive.writestr(_entry(path), _npy(record[name], dtype, shapes[name]))
                 files[name] = path
@@ -114,8 +118,9 @@ def _array(archive: zipfile.ZipFile, path: object, name: str, voice_id: str) -> 
         array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise _bad(f"voice {voice_id} {name}: not a plain .npy array ({exc})") from None
-    if array.dtype.str != ARRAY_DTYPES[name]:
-        raise _bad(f"voice {voice_id} {name}: dtype {array.dtype.str}; {ARRAY_DTYPES[name]} expected")
+    dtype = (ARRAY_DTYPES | OPTIONAL_ARRAY_DTYPES)[name]
+    if array.dtype.str != dtype:
+        raise _bad(f"voice {voice_id} {name}: dtype {array.dtype.str}; {dtype} expected")
     return np.ascontiguousarray(array).tobytes()
 
 
@@ -143,6 +148,9 @@ def _record(archive: zipfile.ZipFile, entry: Any) -> dict[str, bytes]:  # noqa: 
     record["voice_id"] = voice_id.encode()
     for name in ARRAY_DTYPES:
         record[name] = _array(archive, files.get(name), name, voice_id)
+    for name in OPTIONAL_ARRAY_DTYPES:
+        if name in files:
+            record[name] = _array(archive, files[name], name, voice_id)
     record[AUDIO_FIELD] = _read_member(archive, files.get(AUDIO_FIELD), f"voice {voice_id} clip")
     try:
         array_shapes(record)

@@ -119,7 +119,6 @@ class VoicesServicer(pb_grpc.VoicesServicer):
         name, language = validate_name(meta.name), validate_language(meta.language)
         transcript = validate_transcript(meta.transcript)
         self._check_size(meta.size_bytes)
-        self._check_bundle_registers()
         audio = await self._read_clip(requests, required=True)
         task = VoiceTask(registration_id=new_id(), tenant=tenant, voice_id=new_id(), mode="create",
                          language=language, transcript=transcript, name=name, enqueued_at=time.time())
@@ -156,7 +155,6 @@ class VoicesServicer(pb_grpc.VoicesServicer):
                 raise InvalidArgument("nothing to update: give `name`, `transcript`, `language`, a new clip or "
                                       "`recompute`")
             return (await self.store.rename(tenant, voice_id, name)).to_pb()
-        self._check_bundle_registers()
         task = VoiceTask(registration_id=new_id(), tenant=tenant, voice_id=voice_id, mode="update",
                          language=language or current.language, transcript=transcript or current.transcript,
                          name=name, stored_audio=audio is None, enqueued_at=time.time())
@@ -213,14 +211,6 @@ class VoicesServicer(pb_grpc.VoicesServicer):
         limit = self.settings.max_voice_upload_bytes
         if declared > limit:
             raise InvalidArgument(f"`audio` must be at most {limit} bytes; given {declared}")
-
-    def _check_bundle_registers(self) -> None:
-        """A gateway that knows its bundle refuses v2Pro/v2ProPlus before the upload (the worker would anyway)."""
-        if self.edge is not None and self.edge.info.model_version in ("v2Pro", "v2ProPlus"):
-            raise BundleError(
-                f"bundle {self.edge.bundle_id} is {self.edge.info.model_version}: its style vector needs a speaker-"
-                "verification embedding (ERes2NetV2), and that model cannot be exported yet, so voices cannot be "
-                "registered with this bundle; serve a v2 bundle to register voices")
 
     async def _read_clip(self, requests: AsyncIterator[Any], required: bool) -> bytes | None:
         limit = self.settings.max_voice_upload_bytes

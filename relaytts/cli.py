@@ -75,9 +75,12 @@ def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 @click.option("--g2pw", "g2pw_dir", type=click.Path(path_type=Path, file_okay=False),
               help="GPT-SoVITS's GPT_SoVITS/text/G2PWModel folder: adds upstream's polyphone model for Chinese "
                    "(corrections from ../g2pw/polyphonic*.rep; vocabulary from --bert or the install).")
+@click.option("--sv", "sv_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="v2Pro/v2ProPlus: upstream's pretrained_eres2netv2w24s4ep4.ckpt; adds the `sv` graph their "
+                   "style vectors need.")
 @one_line_errors
 def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force: bool, bert_dir: Path | None,
-           hubert_dir: Path | None, g2pw_dir: Path | None) -> None:
+           hubert_dir: Path | None, g2pw_dir: Path | None, sv_path: Path | None) -> None:
     """Convert GPT-SoVITS checkpoints into a validated ONNX bundle."""
     from bundle.manifest import Precision
     from exporter.onnx.bundle_export import VARIANT_ROLES, export_bundle
@@ -88,6 +91,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
     steps += 3 if bert_dir is not None else 0  # load, export, check
     steps += 3 if hubert_dir is not None else 0
     steps += 3 if g2pw_dir is not None else 0
+    steps += 3 if sv_path is not None else 0
     with progress() as bar:
         task = bar.add_task("export", total=steps)
         started = []
@@ -97,7 +101,7 @@ def export(gpt: Path, sovits: Path, out: Path, precision: tuple[str, ...], force
             started.append(message)
 
         manifest, rows = export_bundle(gpt, sovits, out, precisions, force=force, on_step=on_step, bert_dir=bert_dir,
-                                       hubert_dir=hubert_dir, g2pw_dir=g2pw_dir)
+                                       hubert_dir=hubert_dir, g2pw_dir=g2pw_dir, sv_path=sv_path)
         bar.update(task, completed=steps, description="done")
     print_table(["graph", "precision", "metric", "value", "limit", "ok"],
                 [[r.graph, r.precision, r.metric, r.value, r.limit, "yes" if r.ok else "NO"] for r in rows],
@@ -252,6 +256,33 @@ def phonemize(text: str, lang: str, as_json: bool) -> None:
     show_phonemes(text, lang, as_json)
 
 
+@bench.command(name="sv")
+@click.option("--sv", "sv_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="ERes2NetV2 checkpoint (default: full-size random weights, built in memory).")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path),
+              help="Also time a v2Pro/v2ProPlus voice's whole conditioning on this bundle (needs hubert and sv).")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 256), help="Threads per side.")
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(1, 100), help="Timed runs (fastest kept).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the tables here.")
+@one_line_errors
+def bench_sv_command(sv_path: Path | None, bundle_dir: Path | None, threads: int, runs: int,
+                     json_path: Path | None) -> None:
+    """Speaker verification (v2Pro/v2ProPlus): sv graph time per second of reference audio vs PyTorch."""
+    from exporter.bench_sv import CONDITIONING_HEADERS, HEADERS, bench_sv, bench_sv_conditioning, write_json
+
+    from relaytts.console import print_table
+
+    rows, meta = bench_sv(sv_path, threads, runs)
+    print_table(HEADERS, rows, title=f"sv graph vs PyTorch ({meta['sv_source']}, {threads} threads)")
+    conditioning = None
+    if bundle_dir is not None:
+        conditioning = bench_sv_conditioning(bundle_dir, max(1, runs // 2), threads)
+        print_table(CONDITIONING_HEADERS, conditioning, title=f"conditioning of a voice on {bundle_dir}")
+    if json_path is not None:
+        write_json(json_path, rows, meta, conditioning)
+
+
 @bench.command(name="frontend")
 @click.option("--lang", "langs", multiple=True, type=click.Choice(["zh", "en", "ja"]),
               help="Language to measure (repeatable); default all.")
@@ -376,21 +407,26 @@ DEMO_TEXT = "Hello! This sentence went from a cloud worker to the edge as latent
 @main.command()
 @click.option("-o", "--out", default="demo.wav", show_default=True, type=click.Path(path_type=Path))
 @click.option("--text", default=DEMO_TEXT, show_default=True)
-@click.option("--bundle", "bundle_dir", default="bundles/demo", show_default=True, type=click.Path(path_type=Path),
-              help="Where the demo bundle is built (once) and served from.")
-@click.option("--full-size", is_flag=True, help="Build the demo bundle at upstream's full v2 size.")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path),
+              help="Where the demo bundle is built (once) and served from [default: bundles/demo, or "
+                   "bundles/demo-VERSION for v2Pro/v2ProPlus].")
+@click.option("--full-size", is_flag=True, help="Build the demo bundle at upstream's full size.")
+@click.option("--version", "version", default="v2", show_default=True, type=click.Choice(["v2", "v2Pro", "v2ProPlus"]),
+              help="SoVITS preset of the demo bundle; v2Pro/v2ProPlus add a random speaker-verification net.")
 @click.option("--run-dir", default=".relaytts/demo", show_default=True, type=click.Path(path_type=Path))
 @one_line_errors
-def demo(out: Path, text: str, bundle_dir: Path, full_size: bool, run_dir: Path) -> None:
+def demo(out: Path, text: str, bundle_dir: Path | None, full_size: bool, version: str, run_dir: Path) -> None:
     """Build a random-weight bundle, start the system, speak TEXT to a WAV, show where the time went."""
     from exporter.demo_bundle import DEMO_NOTICE, build_demo_bundle
     from relaytts.demo import run_demo
     from relaytts.redis_server import free_port
 
     click.echo(DEMO_NOTICE, err=True)
+    if bundle_dir is None:
+        bundle_dir = Path("bundles/demo" if version == "v2" else f"bundles/demo-{version}")
     if not (bundle_dir / "manifest.json").is_file():
-        click.echo(f"building the demo bundle in {bundle_dir} (once) ...", err=True)
-    build_demo_bundle(bundle_dir, full_size=full_size)
+        click.echo(f"building the {version} demo bundle in {bundle_dir} (once) ...", err=True)
+    build_demo_bundle(bundle_dir, full_size=full_size, version=version)
     settings = _system_settings(bundle_dir, None, free_port()).with_overrides(
         {"metrics.gateway_port": free_port(), "metrics.worker_port": free_port()})
     click.echo("starting redis, worker and gateway ...", err=True)

@@ -25,6 +25,7 @@ from relaytts.errors import InvalidArgument
 __all__ = [
     "ARRAY_DTYPES",
     "AUDIO_FIELD",
+    "OPTIONAL_ARRAY_DTYPES",
     "BERT_DIM",
     "CLAIM_REGISTRATION",
     "COMMIT_VOICE",
@@ -72,6 +73,9 @@ META_FIELDS: Final = ("format", "voice_id", "tenant", "name", "language", "trans
 """Text fields of the voice hash (what listing reads; the arrays and the clip are left out)."""
 ARRAY_DTYPES: Final = {"prompt_phones": "<i8", "prompt_tokens": "<i8", "prompt_bert": "<f4", "ge": "<f4"}
 """Conditioning arrays: numpy dtype strings. Shapes: phones [Np], tokens [Tp], bert [1024, Np] (row-major), ge [gin]."""
+OPTIONAL_ARRAY_DTYPES: Final = {"sv_emb": "<f4"}
+"""Arrays only some voices have: ``sv_emb`` [D], the ERes2NetV2 speaker embedding of a v2Pro/v2ProPlus voice
+(kept so a record says what its ``ge`` was computed from; ``migrate`` recomputes it with the rest)."""
 AUDIO_FIELD: Final = "audio"
 
 _ID: Final = re.compile(r"[0-9a-f]{32}")
@@ -182,7 +186,14 @@ def array_shapes(fields: dict[str, bytes]) -> dict[str, tuple[int, ...]]:
         raise ValueError(f"prompt_bert holds {sizes['prompt_bert'] // 4} values; [{BERT_DIM}, {phones}] expected")
     if not phones or not tokens or not ge:
         raise ValueError("a voice needs prompt phones, prompt tokens and a style vector")
-    return {"prompt_phones": (phones,), "prompt_tokens": (tokens,), "prompt_bert": (BERT_DIM, phones), "ge": (ge,)}
+    shapes = {"prompt_phones": (phones,), "prompt_tokens": (tokens,), "prompt_bert": (BERT_DIM, phones), "ge": (ge,)}
+    for name, dtype in OPTIONAL_ARRAY_DTYPES.items():
+        if name in fields:
+            size = len(fields[name])
+            if not size or size % int(dtype[-1]):
+                raise ValueError(f"{name} holds {size} bytes, not a whole non-empty number of elements")
+            shapes[name] = (size // int(dtype[-1]),)
+    return shapes
 
 
 @dataclass(frozen=True)

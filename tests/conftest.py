@@ -83,6 +83,22 @@ def voice_bundle(upstream_dir, hubert_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def voice_bundle_pp(upstream_dir, hubert_dir, tmp_path_factory):
+    """The upstream fixtures as a v2ProPlus bundle (GPT + SoVITS v2ProPlus + ERes2NetV2 ``sv`` + hubert), fp32.
+
+    Random weights with upstream's real architectures; the sv net is the fixture's reduced-width file
+    (split width 4 instead of 24: the 20480-d output and the 1024->2048 downsampling conv keep their size).
+    """
+    from bundle import Bundle, Precision
+    from exporter.onnx.bundle_export import export_bundle
+
+    out = tmp_path_factory.mktemp("voice-bundle-pp") / "v2pp-hubert-sv"
+    export_bundle(upstream_dir / "gpt_v2.ckpt", upstream_dir / "sovits_v2proplus.pth", out, (Precision.FP32,),
+                  hubert_dir=hubert_dir, sv_path=upstream_dir / "sv_eres2netv2.ckpt")
+    return Bundle.open(out)
+
+
+@pytest.fixture(scope="session")
 def speech() -> bytes:
     """A real speech recording (WAV) made with espeak-ng, saying ``tests.voice_support.SPEECH_TEXT``."""
     from tests.voice_support import espeak_available, espeak_wav

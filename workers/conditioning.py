@@ -11,10 +11,12 @@ Upstream's reference handling (spec §1.2), step by step:
    features joined (upstream phonemizes the prompt text in one piece).
 5. **Prompt tokens**: the 16 kHz clip with 9600 zeros appended (``int(0.3 * 32000)``: upstream's 0.6 s,
    not 0.3 s) -> ``hubert`` graph -> ``prompt_extractor`` graph.
-6. **Style**: the 32 kHz clip's linear spectrogram -> ``style_encoder`` graph -> ``ge``.
+6. **Speaker embedding** (v2Pro / v2ProPlus only): the same 32 kHz clip resampled to 16 kHz the way
+   torchaudio's ``Resample`` does it, its Kaldi fbank (``workers.sv_features``) -> ``sv`` graph ->
+   ``sv_emb`` [20480]. Stored with the voice; the edge never needs it.
+7. **Style**: the 32 kHz clip's linear spectrogram (+ ``sv_emb`` for Pro) -> ``style_encoder`` graph -> ``ge``.
 
-v2Pro/v2ProPlus style encoders also need a speaker-verification embedding (ERes2NetV2), which relaytts
-cannot export yet: conditioning refuses those bundles with a message saying so.
+A Pro bundle exported without ``--sv`` cannot register voices; conditioning says which flag is missing.
 
 Every problem with the clip or the transcript is an ``InvalidArgument`` whose message names what to fix.
 """
@@ -32,6 +34,7 @@ import numpy as np
 from bundle import Bundle, Role, SessionOptions
 from relaytts.errors import BundleError, InvalidArgument
 from workers.spectrogram import linear_spectrogram
+from workers.sv_features import sv_fbank
 
 if TYPE_CHECKING:
     from workers.frontend import Frontend
@@ -46,6 +49,7 @@ __all__ = [
     "Conditioning",
     "check_clip",
     "decode_clip",
+    "style_vector",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,7 +104,9 @@ class Conditioning:
     """float32 [gin] style vector."""
     clip: Clip
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds per stage: decode, frontend, hubert, prompt_extractor, style."""
+    """Seconds per stage: decode, frontend, hubert, prompt_extractor, sv (Pro only), style."""
+    sv_emb: np.ndarray | None = None
+    """float32 [20480] ERes2NetV2 speaker embedding the Pro style vector was computed from (None for v2)."""
 
 
 def _mp3_bytes(data: bytes) -> bool:
@@ -158,36 +164,65 @@ def check_clip(clip: Clip) -> None:
                               f"{MIN_SOUND_SECONDS:g} s needed; loudest 20 ms at {loudest:.0f} dBFS)")
 
 
+def check_sv_graph(bundle: Bundle) -> None:
+    """``BundleError`` naming the missing flag when a v2Pro/v2ProPlus ``bundle`` has no ``sv`` graph."""
+    manifest = bundle.manifest
+    if manifest.sovits.get("needs_sv_emb") and not any(f.role is Role.SV for f in manifest.files):
+        raise BundleError(
+            f"bundle {manifest.bundle_id} is {manifest.model_version}: its style vector needs a speaker-verification "
+            "embedding, and the bundle has no sv graph; re-export it with `relaytts export ... --sv "
+            "pretrained_eres2netv2w24s4ep4.ckpt` (upstream's ERes2NetV2 file)")
+
+
+def style_vector(bundle: Bundle, wav32k: np.ndarray, style_encoder, sv=None) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: ANN001
+    """``ge`` float32 [gin] of a 32 kHz clip, and for Pro bundles the ``sv_emb`` [D] it was computed from.
+
+    ``sv`` is the bundle's sv session (required for v2Pro / v2ProPlus, ignored for v2).
+    """
+    sovits = bundle.manifest.sovits
+    spec = linear_spectrogram(wav32k, sovits["n_fft"], sovits["hop_length"], sovits["win_length"])
+    feeds = {"spec": spec}
+    emb = None
+    if sovits.get("needs_sv_emb"):
+        if sv is None:
+            check_sv_graph(bundle)
+            raise BundleError(f"bundle {bundle.manifest.bundle_id}: no sv session was opened for a Pro style vector")
+        emb = sv.run(["sv_emb"], {"fbank": sv_fbank(wav32k, bundle.manifest.sample_rate)})[0]
+        feeds["sv_emb"] = emb
+    ge = style_encoder.run(None, feeds)[0]
+    flat = None if emb is None else np.ascontiguousarray(emb.reshape(-1), np.float32)
+    return np.ascontiguousarray(ge.reshape(-1), np.float32), flat
+
+
 class Conditioner:
-    """The bundle's hubert, prompt_extractor and style_encoder sessions plus the worker's frontend.
+    """The bundle's hubert, prompt_extractor, style_encoder (and for Pro, sv) sessions plus the worker's frontend.
 
     ``Conditioner.load(bundle, frontend)`` fails (``BundleError``) for a bundle that cannot register
-    voices: no ``hubert`` graph, or a v2Pro/v2ProPlus style encoder.
+    voices: no ``hubert`` graph, or a v2Pro/v2ProPlus bundle without its ``sv`` graph.
     """
 
-    def __init__(self, bundle: Bundle, frontend: Frontend, hubert, prompt_extractor, style_encoder) -> None:  # noqa: ANN001
+    def __init__(self, bundle: Bundle, frontend: Frontend, hubert, prompt_extractor, style_encoder,  # noqa: ANN001
+                 sv=None) -> None:  # noqa: ANN001
         self.bundle = bundle
         self.frontend = frontend
         self.hubert = hubert
         self.prompt_extractor = prompt_extractor
         self.style_encoder = style_encoder
+        self.sv = sv
 
     @classmethod
     def load(cls, bundle: Bundle, frontend: Frontend, options: SessionOptions | None = None) -> Conditioner:
         cls.check_bundle(bundle)
+        sv = bundle.session(Role.SV, options=options) if bundle.manifest.sovits.get("needs_sv_emb") else None
         return cls(bundle, frontend, bundle.session(Role.HUBERT, options=options),
                    bundle.session(Role.PROMPT_EXTRACTOR, options=options),
-                   bundle.session(Role.STYLE_ENCODER, options=options))
+                   bundle.session(Role.STYLE_ENCODER, options=options), sv)
 
     @staticmethod
     def check_bundle(bundle: Bundle) -> None:
-        """``BundleError`` naming the reason when ``bundle`` cannot register voices."""
+        """``BundleError`` naming the reason (and the export flag) when ``bundle`` cannot register voices."""
         manifest = bundle.manifest
-        if manifest.sovits.get("needs_sv_emb"):
-            raise BundleError(
-                f"bundle {manifest.bundle_id} is {manifest.model_version}: its style vector needs a speaker-"
-                "verification embedding (ERes2NetV2), and that model cannot be exported yet, so voices cannot be "
-                "registered with this bundle; serve a v2 bundle to register voices")
+        check_sv_graph(bundle)
         if not any(f.role is Role.HUBERT for f in manifest.files):
             raise BundleError(f"bundle {manifest.bundle_id} has no hubert graph, which voice registration needs; "
                               "re-export it with `relaytts export ... --hubert DIR` (a chinese-hubert-base folder)")
@@ -209,9 +244,17 @@ class Conditioner:
         tokens = self.prompt_tokens(ssl)
         timings["prompt_extractor"] = time.perf_counter() - started
         started = time.perf_counter()
-        ge = self.style(clip.wav32k)
+        sovits = self.bundle.manifest.sovits
+        spec = linear_spectrogram(clip.wav32k, sovits["n_fft"], sovits["hop_length"], sovits["win_length"])
+        emb = None
+        if self.sv is not None:
+            emb = self.speaker_embedding(clip.wav32k)
+            timings["sv"] = time.perf_counter() - started
+            started = time.perf_counter()
+        feeds = {"spec": spec} if emb is None else {"spec": spec, "sv_emb": emb[None]}
+        ge = np.ascontiguousarray(self.style_encoder.run(None, feeds)[0].reshape(-1), np.float32)
         timings["style"] = time.perf_counter() - started
-        return Conditioning(phones, bert, tokens, ge, clip, timings)
+        return Conditioning(phones, bert, tokens, ge, clip, timings, emb)
 
     def prompt_text(self, transcript: str, language: str) -> tuple[np.ndarray, np.ndarray]:
         """Phone ids int64 [Np] and BERT features float32 [1024, Np] of the whole transcript."""
@@ -233,9 +276,14 @@ class Conditioner:
         """Prompt semantic tokens int64 [T50 // 2]."""
         return np.ascontiguousarray(self.prompt_extractor.run(None, {"ssl": ssl})[0][0], np.int64)
 
+    def speaker_embedding(self, wav32k: np.ndarray) -> np.ndarray:
+        """The ERes2NetV2 embedding float32 [D] of the 32 kHz clip (v2Pro / v2ProPlus bundles only)."""
+        if self.sv is None:
+            raise BundleError(f"bundle {self.bundle.manifest.bundle_id} is {self.bundle.manifest.model_version}: "
+                              "no speaker-verification graph is loaded")
+        fbank = sv_fbank(wav32k, self.bundle.manifest.sample_rate)
+        return np.ascontiguousarray(self.sv.run(["sv_emb"], {"fbank": fbank})[0].reshape(-1), np.float32)
+
     def style(self, wav32k: np.ndarray) -> np.ndarray:
-        """The style vector ``ge`` float32 [gin] of the 32 kHz clip."""
-        sovits = self.bundle.manifest.sovits
-        spec = linear_spectrogram(wav32k, sovits["n_fft"], sovits["hop_length"], sovits["win_length"])
-        ge = self.style_encoder.run(None, {"spec": spec})[0]
-        return np.ascontiguousarray(ge.reshape(-1), np.float32)
+        """The style vector ``ge`` float32 [gin] of the 32 kHz clip (with its speaker embedding for Pro bundles)."""
+        return style_vector(self.bundle, wav32k, self.style_encoder, self.sv)[0]

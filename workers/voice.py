@@ -16,7 +16,6 @@ import numpy as np
 
 from bundle import Bundle, Role, SessionOptions
 from relaytts.errors import InvalidArgument
-from workers.spectrogram import linear_spectrogram
 
 __all__ = ["DEFAULT_VOICE", "Voice", "read_audio", "reference_voice"]
 
@@ -67,16 +66,14 @@ def synthetic_reference(rate: int, seconds: float = 3.0) -> np.ndarray:
 def reference_voice(bundle: Bundle, wav_path: str | Path | None = None, options: SessionOptions | None = None,
                     name: str = DEFAULT_VOICE) -> Voice:
     """A reference-free voice whose style comes from ``wav_path`` (or the synthetic tone)."""
+    from workers.conditioning import check_sv_graph, style_vector
+
     manifest = bundle.manifest
-    sovits = manifest.sovits
-    if sovits.get("needs_sv_emb"):
-        raise InvalidArgument(
-            f"bundle {bundle.root} is {manifest.model_version}: its style needs a speaker-verification "
-            "embedding, which relaytts cannot compute yet; use a v2 bundle"
-        )
+    sv = None
+    if manifest.sovits.get("needs_sv_emb"):
+        check_sv_graph(bundle)  # names the missing `--sv` export flag
+        sv = bundle.session(Role.SV, options=options)
     rate = manifest.sample_rate
     wav = synthetic_reference(rate) if wav_path is None else read_audio(Path(wav_path), rate)
-    spec = linear_spectrogram(wav, sovits["n_fft"], sovits["hop_length"], sovits["win_length"])
-    ge = bundle.session(Role.STYLE_ENCODER, options=options).run(None, {"spec": spec})[0].reshape(-1)
-    return Voice(name=name, ge=ge.astype(np.float32), prompt_phones=np.zeros(0, np.int64),
-                 prompt_tokens=np.zeros(0, np.int64))
+    ge, _ = style_vector(bundle, wav, bundle.session(Role.STYLE_ENCODER, options=options), sv)
+    return Voice(name=name, ge=ge, prompt_phones=np.zeros(0, np.int64), prompt_tokens=np.zeros(0, np.int64))

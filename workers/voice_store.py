@@ -20,6 +20,7 @@ from relaytts.voices import (
     COMMIT_VOICE,
     DECIDE_REGISTRATION,
     DEFAULT_VOICE_IDS,
+    OPTIONAL_ARRAY_DTYPES,
     RECORD_FORMAT,
     RegistrationStatus,
     VoiceTask,
@@ -59,6 +60,8 @@ def record_fields(task: VoiceTask, conditioning: Conditioning, manifest: Manifes
         "prompt_tokens": _to_bytes(conditioning.prompt_tokens, "prompt_tokens"),
         "prompt_bert": _to_bytes(conditioning.prompt_bert, "prompt_bert"), "ge": ge, AUDIO_FIELD: audio,
     }
+    if conditioning.sv_emb is not None:
+        fields["sv_emb"] = np.ascontiguousarray(conditioning.sv_emb, OPTIONAL_ARRAY_DTYPES["sv_emb"]).tobytes()
     if task.mode == "create":
         fields["created_at"] = repr(now)
     if task.name is not None:

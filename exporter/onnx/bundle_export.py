@@ -6,7 +6,9 @@ With ``bert_dir`` the optional ``bert`` graph (Chinese RoBERTa features, checked
 transformers) is added, with its vocabulary as ``bert_vocab.txt`` beside it; with ``hubert_dir`` the
 optional ``hubert`` graph (chinese-hubert-base features for voice registration, checked against
 transformers at several clip lengths); with ``g2pw_dir`` upstream's G2PW polyphone model for Chinese (copied
-with its tables, see ``exporter.onnx.g2pw_export``).
+with its tables, see ``exporter.onnx.g2pw_export``); with ``sv_path`` (v2Pro / v2ProPlus only) the ``sv`` graph
+(ERes2NetV2 speaker embedding, checked against the PyTorch reimplementation on 1-15 s clips), without
+which a Pro bundle cannot compute a style vector.
 Reduced-precision variants are always written, measured against fp32 and marked validated or not,
 with the reason, so a user can still try one that failed a check.
 """
@@ -27,7 +29,7 @@ import torch
 from bundle.manifest import MANIFEST_NAME, GraphFile, Manifest, Precision, Role, sha256_file
 from bundle.session import create_session
 from exporter.checkpoint_io import read_checkpoint
-from exporter.onnx import bert_export, g2pw_export, hubert_export, sovits_export, t2s_export
+from exporter.onnx import bert_export, g2pw_export, hubert_export, sovits_export, sv_export, t2s_export
 from exporter.onnx.bundle_readme import bundle_readme
 from exporter.onnx.variants import to_fp16, to_int8
 from exporter.sovits import load_sovits
@@ -39,9 +41,14 @@ __all__ = ["ExportError", "ParityRow", "export_bundle"]
 FP32_TOLERANCE = 1e-4
 GREEDY_STEPS = 200
 FILE_NAMES = {Role.T2S: "t2s", Role.PROMPT_EXTRACTOR: "prompt_extractor", Role.STYLE_ENCODER: "style_encoder",
-              Role.VOCODER: "vocoder", Role.BERT: "bert", Role.HUBERT: "hubert", Role.G2PW: "g2pw"}
-#: Which variants are made for which graph: int8 only where decoding is weight-bound (T2S).
-VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER), Precision.INT8: (Role.T2S,)}
+              Role.VOCODER: "vocoder", Role.BERT: "bert", Role.HUBERT: "hubert", Role.G2PW: "g2pw",
+              Role.SV: "sv"}
+#: Which variants are made for which graph: int8 only where decoding is weight-bound (T2S). The sv graph gets
+#: an fp16 variant (validated only at cosine >= 0.999); int8 is not offered for it: the dynamic quantizer
+#: only touches MatMul/Gemm weights, and ERes2NetV2 is all convolutions.
+VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER, Role.SV), Precision.INT8: (Role.T2S,)}
+SV_FILE_HINT = "pretrained_eres2netv2w24s4ep4.ckpt"
+"""The file name upstream ships the speaker-verification net under (GPT_SoVITS/pretrained_models/sv/)."""
 
 
 class ExportError(RelayError):
@@ -76,6 +83,7 @@ def export_bundle(
     bert_dir: str | Path | None = None,
     hubert_dir: str | Path | None = None,
     g2pw_dir: str | Path | None = None,
+    sv_path: str | Path | None = None,
 ) -> tuple[Manifest, list[ParityRow]]:
     """Export ``gpt`` + ``sovits`` checkpoints into ``out``; returns the manifest and the parity table.
 
@@ -87,6 +95,8 @@ def export_bundle(
     ``g2pw_dir``: the ``G2PWModel`` folder of a GPT-SoVITS install, to add the optional ``g2pw`` graph and its
     tables (see ``exporter.onnx.g2pw_export``); the Chinese frontend then reads polyphones as upstream's
     default does. Its tokenizer vocabulary is taken from ``bert_dir`` when given.
+    ``sv_path``: upstream's ERes2NetV2 checkpoint (``pretrained_eres2netv2w24s4ep4.ckpt``) to add the ``sv``
+    graph from; only for v2Pro / v2ProPlus SoVITS files, whose style vectors need it.
 
     The bundle is built in a sibling temporary directory and moved into place only when complete,
     so a failed or interrupted export never leaves a half bundle behind.
@@ -102,7 +112,8 @@ def export_bundle(
         manifest, rows = _export_into(Path(gpt), Path(sovits), build, tuple(dict.fromkeys(precisions)), say,
                                       Path(bert_dir) if bert_dir is not None else None,
                                       Path(hubert_dir) if hubert_dir is not None else None,
-                                      Path(g2pw_dir) if g2pw_dir is not None else None)
+                                      Path(g2pw_dir) if g2pw_dir is not None else None,
+                                      Path(sv_path) if sv_path is not None else None)
         (build / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         (build / "README.md").write_text(bundle_readme(manifest), encoding="utf-8")
         if out.exists():
@@ -115,7 +126,8 @@ def export_bundle(
 
 def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Precision, ...],
                  say: Callable[[str], None], bert_dir: Path | None = None,
-                 hubert_dir: Path | None = None, g2pw_dir: Path | None = None) -> tuple[Manifest, list[ParityRow]]:
+                 hubert_dir: Path | None = None, g2pw_dir: Path | None = None,
+                 sv_path: Path | None = None) -> tuple[Manifest, list[ParityRow]]:
     import onnxruntime
 
     say("loading checkpoints")
@@ -139,6 +151,7 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
     if g2pw_dir is not None:
         say("loading G2PW")
         g2pw = g2pw_export.load_g2pw(g2pw_dir, vocab_dir=bert_dir)
+    sv = _load_sv_for(sovits, sovits_path, sv_path, say)
     rows: list[ParityRow] = []
     files: list[GraphFile] = []
     fp32_paths: dict[Role, Path] = {}
@@ -161,6 +174,8 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
     if g2pw is not None:
         graphs.append((Role.G2PW, lambda p: g2pw_export.export_g2pw_graph(g2pw, p),
                        lambda s: g2pw_export.g2pw_parity(g2pw, s)))
+    if sv is not None:
+        graphs.append((Role.SV, lambda p: sv_export.export_sv_graph(sv, p), lambda s: sv_export.sv_parity(sv, s)))
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -185,12 +200,16 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
             if precision is Precision.FP32:
                 continue
             for role in VARIANT_ROLES[precision]:
+                if role not in fp32_paths:  # an optional graph this bundle does not have
+                    continue
                 say(f"making {role.value} ({precision.value})")
                 path = build / file_name(role, precision)
                 (to_int8 if precision is Precision.INT8 else to_fp16)(fp32_paths[role], path)
                 say(f"measuring {role.value} ({precision.value}) against fp32")
                 if role is Role.T2S:
                     parity, problem = _t2s_variant_report(t2s, fp32_paths[role], path)
+                elif role is Role.SV:
+                    parity, problem = sv_export.sv_variant_report(fp32_paths[role], path)
                 else:
                     parity, problem = sovits_export.vocoder_variant_report(sovits, fp32_paths[role], path)
                 for key, value in parity.items():
@@ -216,11 +235,30 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
         sources={
             "gpt": {"file": gpt.name, "sha256": sha256_file(gpt), "info": gpt_raw.info},
             "sovits": {"file": sovits_path.name, "sha256": sha256_file(sovits_path), "info": sovits_raw.info},
-        } | {name: extra.source() for name, extra in (("bert", bert), ("hubert", hubert), ("g2pw", g2pw))
+        } | {name: extra.source() for name, extra in (("bert", bert), ("hubert", hubert), ("g2pw", g2pw), ("sv", sv))
              if extra is not None},
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return manifest, rows
+
+
+def _load_sv_for(sovits, sovits_path: Path, sv_path: Path | None, say: Callable[[str], None]):  # noqa: ANN001
+    """The ERes2NetV2 for a Pro SoVITS file (None without ``--sv``); refused for v2, or when its size disagrees."""
+    version = sovits.config.version
+    if sv_path is None:
+        if sovits.config.is_pro:
+            say(f"note: {sovits_path.name} is {version}; without --sv {SV_FILE_HINT} the bundle cannot register "
+                "voices (its style vectors need the speaker embedding)")
+        return None
+    if not sovits.config.is_pro:
+        raise InvalidArgument(f"--sv {sv_path}: {sovits_path} is SoVITS {version}, which has no speaker-verification "
+                              "branch; --sv is only for v2Pro / v2ProPlus")
+    say("loading the speaker-verification net")
+    sv = sv_export.load_sv_model(sv_path)
+    if sv.model.config.embedding_dim != sovits.config.sv_dim:
+        raise InvalidArgument(f"--sv {sv_path}: gives {sv.model.config.embedding_dim}-d embeddings; {sovits_path} "
+                              f"reads {sovits.config.sv_dim}")
+    return sv
 
 
 def _graph_file(build: Path, path: Path, role: Role, precision: Precision, parity: dict[str, float],

@@ -15,6 +15,7 @@ The version is decided from the file's content (header tag and weights), never f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -145,6 +146,10 @@ def load_sovits(source: str | Path | RawCheckpoint) -> SoVITS:
         config = SoVITSConfig.from_checkpoint_config(raw.config, version)
     except ValueError as exc:
         raise CheckpointError(raw.path, f"has an unusable config: {exc}") from None
+    sv_weight = raw.weights.get("sv_emb.weight")
+    if config.is_pro and isinstance(sv_weight, torch.Tensor) and sv_weight.dim() == 2:
+        # Upstream hard-codes 20480 (ERes2NetV2's forward3 size); reading it keeps narrower test nets loadable.
+        config = dataclasses.replace(config, sv_dim=int(sv_weight.shape[1]))
 
     tensors = {k: v for k, v in raw.weights.items() if not _is_training_only(k)}
     non_tensors = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]

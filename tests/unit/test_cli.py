@@ -26,6 +26,16 @@ def test_inspect_names_kind_and_version(upstream_dir):
     assert "gpt" in result.output and "v2ProPlus" in result.output
 
 
+def test_inspect_recognises_the_speaker_verification_net(upstream_dir, tmp_path):
+    result = run("inspect", str(upstream_dir / "sv_eres2netv2.ckpt"))
+    assert result.exit_code == 0, result.output
+    assert "ERes2NetV2" in result.output
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"PK" + b"\0" * 64)
+    result = run("inspect", str(junk))
+    assert result.exit_code == 1 and "error:" in result.output
+
+
 def test_bad_checkpoint_is_one_line(upstream_dir, tmp_path):
     sovits = str(upstream_dir / "sovits_v2.pth")
     result = run("export", "--gpt", sovits, "--sovits", sovits, "-o", str(tmp_path / "b"))

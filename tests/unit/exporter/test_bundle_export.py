@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bundle import FORMAT_VERSION, Bundle, Precision, Role, write_edge_subset
@@ -41,13 +42,43 @@ def test_fp32_graphs_reproduce_upstream_references_without_torch(exported, upstr
         assert diff <= TOL, f"{key}: max abs diff {diff:.3g} > {TOL}"
 
 
+def _fixture_check(out: Path, upstream_dir: Path, prefix: str) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, str(CHECK_SCRIPT), str(out), str(upstream_dir / "reference.npz"), prefix],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_v2proplus_bundle_with_sv_reproduces_the_whole_chain_without_torch(voice_bundle_pp, upstream_dir):
+    """``--sv``: clip -> numpy fbank -> sv graph -> style encoder -> vocoder equals upstream's chain (1e-4)."""
+    result = _fixture_check(voice_bundle_pp.root, upstream_dir, "v2pp_")
+    assert result.pop("torch_imported") == 0.0, "loading and running a bundle imported torch"
+    assert {"sv_embedding", "svnet_ge", "svnet_decode_wav"} <= set(result)
+    for key in ("t2s_greedy_tokens_equal", "prompt_codes_equal"):
+        assert result.pop(key) == 1.0, key
+    for key, diff in result.items():
+        assert diff <= TOL, f"{key}: max abs diff {diff:.3g} > {TOL}"
+    manifest = voice_bundle_pp.manifest
+    sv = manifest.file(Role.SV)
+    assert sv.validated and sv.parity["sv_emb_max_abs"] <= TOL
+    assert manifest.sources["sv"]["file"] == "sv_eres2netv2.ckpt"
+    assert manifest.sovits["sv_dim"] == np.load(upstream_dir / "reference.npz")["sv_embedding"].shape[1]
+
+
+def test_sv_is_refused_for_a_v2_sovits(upstream_dir, tmp_path):
+    with pytest.raises(InvalidArgument, match="--sv .*SoVITS v2, which has no speaker-verification branch"):
+        export_bundle(upstream_dir / "gpt_v2.ckpt", upstream_dir / "sovits_v2.pth", tmp_path / "b",
+                      sv_path=upstream_dir / "sv_eres2netv2.ckpt")
+    assert not (tmp_path / "b").exists()
+
+
 def test_manifest_describes_the_bundle(exported):
     prefix, out, manifest, rows = exported
     assert manifest.model_version == ("v2" if prefix == "v2_" else "v2ProPlus")
     assert manifest.sample_rate == 32000 and manifest.samples_per_token == 1280
     assert manifest.format_version == FORMAT_VERSION and manifest.onnxruntime_version
     roles = {(f.role, f.precision) for f in manifest.files}
-    optional = (Role.BERT, Role.HUBERT, Role.G2PW)
+    optional = (Role.BERT, Role.HUBERT, Role.G2PW, Role.SV)  # only with their flags
     assert {(r, Precision.FP32) for r in Role if r not in optional} <= roles
     assert (Role.T2S, Precision.INT8) in roles and (Role.VOCODER, Precision.FP16) in roles
     assert all(f.validated for f in manifest.files if f.precision is Precision.FP32)

@@ -74,9 +74,10 @@ def _pro_shaped(raw) -> tuple[dict, dict]:
     """The ProPlus fixture turned into a v2Pro-shaped model: first upsampling kernel 16 instead of 20."""
     weights = dict(raw.weights)
     g = torch.Generator().manual_seed(3)
-    weights["dec.ups.0.weight_v"] = torch.randn(64, 32, 16, generator=g).half()
+    c_in, c_out, _ = raw.weights["dec.ups.0.weight_v"].shape  # the file's generator widths
+    weights["dec.ups.0.weight_v"] = torch.randn(c_in, c_out, 16, generator=g).half()
     config = copy.deepcopy(raw.config)
-    config["model"]["upsample_kernel_sizes"] = [16, 16, 8, 2, 2]
+    config["model"]["upsample_kernel_sizes"] = [16, *config["model"]["upsample_kernel_sizes"][1:]]
     config["model"]["version"] = "v2Pro"
     return weights, config
 
@@ -86,9 +87,9 @@ def test_tag_05_loads_as_v2pro_when_the_weights_are_v2pro(tmp_path, v2pp_raw):
     model = load_sovits(write_pth(tmp_path / "pro.pth", weights, config, b"05"))
     assert model.version == "v2Pro"
     with torch.inference_mode():
-        ge = model.style(torch.rand(1, 1025, 30), torch.rand(1, 20480))
+        ge = model.style(torch.rand(1, model.config.spec_channels, 30), torch.rand(1, model.config.sv_dim))
         wav = model.decode(torch.randint(0, 1024, (1, 1, 3)), torch.randint(0, 732, (1, 4)), ge)
-    assert wav.shape == (1, 1, 3 * 1280)
+    assert wav.shape == (1, 1, 3 * model.config.samples_per_token)
 
 
 def test_tag_05_on_proplus_weights_loads_as_what_the_weights_are(tmp_path, caplog):
@@ -216,7 +217,7 @@ def test_unexpected_weights_are_listed(tmp_path, v2_raw):
 
 def test_config_that_does_not_describe_the_weights(tmp_path, v2_raw):
     config = copy.deepcopy(v2_raw.config)
-    config["model"]["filter_channels"] = 768  # the weights were trained with 256
+    config["model"]["filter_channels"] += 128  # not what the weights were trained with
     path = write_pth(tmp_path / "wrong_config.pth", v2_raw.weights, config)
     with pytest.raises(CheckpointError) as info:
         load_sovits(path)

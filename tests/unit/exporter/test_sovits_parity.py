@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from exporter.checkpoint_io import read_checkpoint
 from exporter.sovits import SoVITS, linear_spectrogram, load_sovits
 
 UPSTREAM = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "upstream"
@@ -60,10 +61,12 @@ def test_loads_as_expected_version_in_float32_eval(case):
     assert model.version == MODELS[prefix][1]
     assert not model.training
     assert all(p.dtype == torch.float32 for p in model.state_dict().values())
-    # Architecture comes from the file's own (shrunk) config, not from upstream's defaults.
+    # Architecture comes from the file's own config, not from upstream's defaults.
+    stored = read_checkpoint(UPSTREAM / MODELS[prefix][0]).config["model"]
     cfg = model.config
-    assert (cfg.filter_channels, cfg.n_layers, cfg.upsample_initial_channel) == (256, 2, 64)
-    assert cfg.gin_channels == (64 if cfg.is_pro else 512)
+    for name in ("filter_channels", "n_layers", "upsample_initial_channel", "gin_channels", "hidden_channels"):
+        assert getattr(cfg, name) == stored[name], name
+    assert cfg.upsample_kernel_sizes == tuple(stored["upsample_kernel_sizes"])
 
 
 def test_extract_latent_codes_identical(case, ref):
@@ -118,7 +121,7 @@ def test_decode_without_noise(case, ref):
     prefix, model, ge = case
     with torch.inference_mode():
         wav = model.decode(t(ref, "decode_codes"), t(ref, "decode_phones"), ge, noise_scale=0.0)
-    assert wav.shape[-1] == 1280 * ref["decode_codes"].shape[-1]
+    assert wav.shape[-1] == model.config.samples_per_token * ref["decode_codes"].shape[-1]
     assert_close(wav, ref, prefix + "decode_wav")
 
 
@@ -126,7 +129,7 @@ def test_encoder_prior_speed_125(case, ref):
     prefix, model, ge = case
     with torch.inference_mode():
         m_p, _ = model.encode(t(ref, "decode_codes"), t(ref, "decode_phones"), ge, speed=1.25)
-    assert m_p.shape[-1] == int(80 / 1.25) + 1
+    assert m_p.shape[-1] == int(2 * ref["decode_codes"].shape[-1] / 1.25) + 1
     assert_close(m_p, ref, prefix + "enc_m_p_speed125")
 
 
@@ -151,7 +154,7 @@ def test_decode_draws_noise_from_the_generator(case, ref):
     codes, phones = t(ref, "decode_codes")[:, :, :6], t(ref, "decode_phones")[:, :5]
     with torch.inference_mode():
         drawn = model.decode(codes, phones, ge, generator=torch.Generator().manual_seed(7))
-        eps = torch.randn(1, 192, 12, generator=torch.Generator().manual_seed(7))
+        eps = torch.randn(1, model.config.inter_channels, 12, generator=torch.Generator().manual_seed(7))
         given = model.decode(codes, phones, ge, noise=eps)
         other = model.decode(codes, phones, ge, generator=torch.Generator().manual_seed(8))
     torch.testing.assert_close(drawn, given, rtol=0, atol=0)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from exporter.checkpoint_io import read_checkpoint
 from exporter.t2s import generate, load_t2s, teacher_forced_logits
 from exporter.t2s.generate import apply_repetition_penalty
 from relaytts.sampling import SamplingParams, StopReason
@@ -33,9 +34,11 @@ def max_diff(a: torch.Tensor, b: np.ndarray) -> float:
     return float((a.detach().float() - torch.from_numpy(b)).abs().max())
 
 
-def test_config_comes_from_the_checkpoint(t2s):
+def test_config_comes_from_the_checkpoint(t2s, upstream_dir):
+    stored = read_checkpoint(upstream_dir / "gpt_v2.ckpt").config["model"]
     cfg = t2s.config
-    assert (cfg.hidden_dim, cfg.num_heads, cfg.num_layers, cfg.ffn_dim) == (128, 4, 2, 512)
+    assert (cfg.hidden_dim, cfg.num_heads, cfg.num_layers) == (stored["hidden_dim"], stored["head"], stored["n_layer"])
+    assert cfg.ffn_dim == 4 * stored["hidden_dim"]  # upstream hard-wires the FFN width; linear_units is not read
     assert all(p.dtype == torch.float32 for p in t2s.parameters())
 
 
@@ -49,7 +52,8 @@ def test_prefill_logits_match(t2s, inputs, reference):
     logits, k_cache, v_cache = t2s.prefill(*inputs)
     assert max_diff(logits[0], reference["t2s_prefill_logits"]) < TOL
     seq = inputs[0].shape[1] + inputs[2].shape[1]
-    assert k_cache.shape == v_cache.shape == (2, 1, seq, 128)
+    cfg = t2s.config
+    assert k_cache.shape == v_cache.shape == (cfg.num_layers, 1, seq, cfg.hidden_dim)
 
 
 def test_teacher_forced_kv_cache_logits_match(t2s, inputs, reference):
@@ -79,10 +83,12 @@ def test_repetition_penalty_matches_upstream_rows(t2s, inputs, reference):
         assert max_diff(penalised, reference["t2s_greedy_penalized_logits"][step]) < TOL
 
 
-def test_early_stop_keeps_every_token_and_reports_upstreams_slice(t2s, inputs):
-    run = generate(t2s, *inputs, SamplingParams(top_k=1, early_stop=15))
+def test_early_stop_keeps_every_token_and_reports_upstreams_slice(t2s, inputs, reference):
+    # The limit must end the run before the greedy EOS (wherever this fixture set puts it).
+    early = min(15, len(reference["t2s_greedy_tokens"]) - 2)
+    run = generate(t2s, *inputs, SamplingParams(top_k=1, early_stop=early))
     assert run.stop_reason is StopReason.EARLY_STOP
-    assert len(run.tokens) == 16 and run.upstream_idx == 15
+    assert len(run.tokens) == early + 1 and run.upstream_idx == early
     # upstream's caller slice silently loses the first token; ours keeps it
     assert torch.equal(run.upstream_caller_tokens, run.tokens[1:])
 

@@ -78,7 +78,8 @@ def test_bundles_that_cannot_register_voices_say_why(voice_bundle):
         Conditioner.check_bundle(Bundle(voice_bundle.root, plain))
     pro = dataclasses.replace(voice_bundle.manifest, model_version="v2ProPlus",
                               sovits=voice_bundle.manifest.sovits | {"needs_sv_emb": 1})
-    with pytest.raises(BundleError, match="v2ProPlus.*speaker-verification embedding.*cannot be exported yet"):
+    with pytest.raises(BundleError, match=r"v2ProPlus.*speaker-verification embedding.*no sv graph.*relaytts export "
+                                          r"\.\.\. --sv pretrained_eres2netv2w24s4ep4\.ckpt"):
         Conditioner.check_bundle(Bundle(voice_bundle.root, pro))
 
 
@@ -112,3 +113,22 @@ def test_a_transcript_with_nothing_to_speak_is_refused(voice_bundle, speech):
     conditioner = Conditioner.load(voice_bundle, Frontend())
     with pytest.raises(InvalidArgument, match="`transcript` has nothing to speak"):
         conditioner.condition(speech, "?!", "en")
+
+
+def test_v2proplus_conditioning_equals_the_pytorch_reference(voice_bundle_pp, hubert_dir, upstream_dir, speech):
+    """sv embedding and ge of a v2ProPlus voice from the ORT graphs equal ERes2NetV2 + exporter.sovits (1e-4)."""
+    from exporter.onnx.hubert_export import load_hubert
+    from exporter.sovits import load_sovits
+    from exporter.sv import load_sv
+    from exporter.voice_reference import reference_conditioning
+    from workers.frontend import Frontend
+
+    conditioner = Conditioner.load(voice_bundle_pp, Frontend())
+    got = conditioner.condition(speech, SPEECH_TEXT, "en")
+    want = reference_conditioning(load_sovits(upstream_dir / "sovits_v2proplus.pth"), load_hubert(hubert_dir).model,
+                                  got.clip.wav16k, got.clip.wav32k, sv=load_sv(upstream_dir / "sv_eres2netv2.ckpt"))
+    assert got.sv_emb is not None and got.sv_emb.shape == want["sv_emb"].shape
+    assert np.abs(got.sv_emb - want["sv_emb"]).max() <= TOL
+    assert got.ge.shape == want["ge"].shape == (voice_bundle_pp.manifest.sovits["gin_channels"],)
+    assert np.abs(got.ge - want["ge"]).max() <= TOL
+    assert set(got.timings) == {"decode", "frontend", "hubert", "prompt_extractor", "sv", "style"}

@@ -26,7 +26,7 @@ def test_greedy_decode_gives_upstreams_tokens(engine, inputs, reference):
     params = SamplingParams(top_k=1, early_stop=int(reference["t2s_greedy_early_stop_num"][0]))
     result = engine.generate(*inputs, params)
     np.testing.assert_array_equal(result.tokens, reference["t2s_greedy_tokens"])
-    assert result.stop_reason is StopReason.EOS
+    assert (result.stop_reason is StopReason.EOS) == bool(reference["t2s_greedy_hit_eos"][0])
 
 
 def test_greedy_decode_matches_the_pytorch_reference_on_other_inputs(engine, upstream_dir):
@@ -70,13 +70,14 @@ def test_max_tokens_ends_cleanly_with_a_reason(engine, inputs):
     assert result.stop_reason is StopReason.MAX_TOKENS and len(result.tokens) == 7
 
 
-def test_chunks_are_small_first_then_large_and_lose_nothing(engine, inputs):
-    params = SamplingParams(top_k=1, early_stop=59)
+def test_chunks_are_small_first_then_large_and_lose_nothing(engine, inputs, reference):
+    params = SamplingParams(top_k=1, early_stop=int(reference["t2s_greedy_early_stop_num"][0]))
     chunks = list(engine.stream(*inputs, params, ChunkPolicy(first_tokens=3, tokens=10)))
     sizes = [len(c.tokens) for c in chunks]
     assert sizes[0] == 3 and all(s == 10 for s in sizes[1:-1]) and sizes[-1] <= 10
     assert [c.final for c in chunks] == [False] * (len(chunks) - 1) + [True]
-    assert chunks[-1].stop_reason is StopReason.EOS
+    expected = StopReason.EOS if reference["t2s_greedy_hit_eos"][0] else StopReason.EARLY_STOP
+    assert chunks[-1].stop_reason is expected
     whole = engine.generate(*inputs, params).tokens
     np.testing.assert_array_equal(np.concatenate([c.tokens for c in chunks]), whole)
 
