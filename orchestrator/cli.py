@@ -21,19 +21,30 @@ __all__ = ["gateway_command"]
 @click.option("--bundle", help="Bundle directory whose edge files are served [env RELAYTTS_GATEWAY_BUNDLE].")
 @click.option("--api-keys-file",
               help='JSON {"key": "tenant"}; without one, open mode [env RELAYTTS_GATEWAY_API_KEYS_FILE].')
+@click.option("--tls-cert-file", help="PEM certificate chain: serve TLS [env RELAYTTS_GATEWAY_TLS_CERT_FILE].")
+@click.option("--tls-key-file", help="PEM key of --tls-cert-file [env RELAYTTS_GATEWAY_TLS_KEY_FILE].")
+@click.option("--tls-client-ca-file",
+              help="PEM CA: require client certificates it signed [env RELAYTTS_GATEWAY_TLS_CLIENT_CA_FILE].")
+@click.option("--allow-open-mode", is_flag=True, default=None,
+              help="Serve without a key file off loopback [env RELAYTTS_GATEWAY_ALLOW_OPEN_MODE].")
 def gateway_command(redis_url: str | None, host: str | None, port: int | None, bundle: str | None,
-                    api_keys_file: str | None) -> None:
+                    api_keys_file: str | None, tls_cert_file: str | None, tls_key_file: str | None,
+                    tls_client_ca_file: str | None, allow_open_mode: bool | None) -> None:
     """Run the gRPC gateway: validate requests, enqueue jobs, relay their chunks to clients."""
     from orchestrator.server import serve
     from relaytts.errors import RelayError
+    from relaytts.redact import install_log_redaction
     from relaytts.settings import load_settings
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # no Redis password or bearer key reaches a log line
     try:
         settings = load_settings(overrides={
             "redis.url": redis_url, "gateway.host": host, "gateway.port": port, "gateway.bundle": bundle,
-            "gateway.api_keys_file": api_keys_file})
+            "gateway.api_keys_file": api_keys_file, "gateway.tls_cert_file": tls_cert_file,
+            "gateway.tls_key_file": tls_key_file, "gateway.tls_client_ca_file": tls_client_ca_file,
+            "gateway.allow_open_mode": allow_open_mode})
         serve(settings)
     except RelayError as exc:
         click.echo(f"error: {exc}", err=True)

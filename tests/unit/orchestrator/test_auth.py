@@ -18,6 +18,7 @@ def test_open_mode_is_one_tenant_without_a_key():
 def test_bearer_keys_map_to_tenants(tmp_path):
     path = tmp_path / "keys.json"
     path.write_text(json.dumps({"k-alice": "alice", "k-bob": "bob"}))
+    path.chmod(0o600)  # the gateway refuses a key file every user can read
     keys = ApiKeys.load(path)
     assert not keys.open_mode
     assert keys.tenant_for((("authorization", "Bearer k-alice"),)) == "alice"
@@ -50,6 +51,7 @@ def test_missing_or_unknown_keys_are_unauthenticated(metadata, message):
 def test_bad_key_files_fail_at_start_naming_the_file(tmp_path, content, message):
     path = tmp_path / "keys.json"
     path.write_text(content)
+    path.chmod(0o600)  # the gateway refuses a key file every user can read
     with pytest.raises(InvalidArgument, match=message) as caught:
         ApiKeys.load(path)
     assert str(path) in str(caught.value)

@@ -1,0 +1,302 @@
+"""Security of a deployment, with real processes: TLS and mutual TLS, fail-closed open mode, the key file
+(permissions, reload), per-tenant stream quotas, and no bearer key sent in clear off loopback.
+
+Most tests run a real ``relaytts gateway`` process against the session's redis-server with no worker:
+a Synthesize stream then waits for its first chunk and holds its admission slot for as long as the
+test needs it, which makes quota tests deterministic. ``test_full_run...`` runs the whole system
+(``EmbeddedSystem``: password-protected Redis, workers, TLS gateway) and greps every log it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from edge_client.tls import TransportSecurity
+from protos import relaytts_v1_pb2 as pb
+from protos import relaytts_v1_pb2_grpc as pb_grpc
+from relaytts.devtls import DevTls, ensure_dev_tls
+from relaytts.embedded import gateway_serving
+from relaytts.redis_server import free_port
+from relaytts.settings import Settings, load_settings, settings_to_env
+
+ALICE, BOB, CAROL = "alice-key-0123456789", "bob-key-0123456789", "carol-key-0123456789"
+WAIT_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> DevTls:
+    return ensure_dev_tls(tmp_path_factory.mktemp("tls"))
+
+
+def write_keys(path: Path, keys: dict[str, object]) -> Path:
+    """Write a key file the way an operator should: 0600 from the start, replaced atomically."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(keys, out)
+    os.replace(tmp, path)
+    return path
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``relaytts ARGS`` in a child process (this tree first on PYTHONPATH), output captured."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RELAYTTS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "relaytts.cli", *args],
+        env=base | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class GatewayProcess:
+    """``relaytts gateway`` as a child process writing to a log file; ready once its health check answers."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYTTS_")} | settings_to_env(settings)
+        with open(log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "relaytts.cli", "gateway"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + WAIT_S
+        while not gateway_serving(self.address, settings=settings):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited {self.process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gateway not serving after {WAIT_S} s:\n{self.log()}")
+            time.sleep(0.1)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.settings.gateway.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def channel(self, security: TransportSecurity | None = None) -> grpc.Channel:
+        credentials = security.credentials() if security else None
+        if credentials is None:
+            return grpc.insecure_channel(self.address)
+        return grpc.secure_channel(self.address, credentials, security.channel_options())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def start_gateway(redis_url, tmp_path) -> Iterator[Callable[..., GatewayProcess]]:
+    """``start_gateway(**{"gateway.x": value})``: a gateway process on a free port, stopped after the test."""
+    started: list[GatewayProcess] = []
+
+    def start(**overrides: object) -> GatewayProcess:
+        settings = load_settings(
+            environ={},
+            overrides={
+                "redis.url": redis_url,
+                "gateway.port": free_port(),
+                "metrics.gateway_port": 0,
+                "gateway.queue_timeout_seconds": 120.0,
+                **overrides,
+            },
+        )
+        started.append(GatewayProcess(settings, tmp_path / f"gateway-{len(started)}.log"))
+        return started[-1]
+
+    yield start
+    for gateway in started:
+        gateway.stop()
+
+
+def tls_settings(tls: DevTls, **more: object) -> dict[str, object]:
+    return {
+        "gateway.tls_cert_file": str(tls.server_cert),
+        "gateway.tls_key_file": str(tls.server_key),
+        "edge.ca_file": str(tls.ca),
+        **more,
+    }
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_open_mode_on_all_interfaces_refuses_to_start(redis_url):
+    result = cli(
+        "gateway",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        "--redis-url",
+        redis_url,
+        env={"RELAYTTS_METRICS_GATEWAY_PORT": "0"},
+        timeout=120,
+    )
+    assert result.returncode == 1
+    (line,) = error_lines(result)
+    assert line.startswith("error: refusing open mode on 0.0.0.0") and "RELAYTTS_GATEWAY_API_KEYS_FILE" in line
+
+
+def test_a_world_readable_key_file_refuses_to_start(redis_url, tmp_path):
+    keys = write_keys(tmp_path / "keys.json", {ALICE: "alice"})
+    keys.chmod(0o644)
+    result = cli(
+        "gateway",
+        "--port",
+        str(free_port()),
+        "--redis-url",
+        redis_url,
+        "--api-keys-file",
+        str(keys),
+        env={"RELAYTTS_METRICS_GATEWAY_PORT": "0"},
+        timeout=120,
+    )
+    assert result.returncode == 1
+    (line,) = error_lines(result)
+    assert "readable or writable by every user (mode 0644)" in line and "chmod 600" in line
+
+
+def test_tls_gateway_serves_tls_clients_and_plaintext_fails_in_one_clear_line(start_gateway, tls, tmp_path):
+    keys = write_keys(tmp_path / "keys.json", {ALICE: "alice"})
+    gateway = start_gateway(**tls_settings(tls, **{"gateway.api_keys_file": str(keys)}))
+    over_tls = cli("voices", "list", "--gateway", gateway.address, "--api-key", ALICE, "--ca-file", str(tls.ca))
+    assert over_tls.returncode == 0, over_tls.stderr
+    assert "0 voice(s)" in over_tls.stdout
+
+    plaintext = cli("voices", "list", "--gateway", gateway.address, "--api-key", ALICE)
+    assert plaintext.returncode == 1
+    (line,) = error_lines(plaintext)
+    assert line.startswith(f"error: gateway {gateway.address} unavailable") and "pass --tls" in line
+
+    wrong_ca = ensure_dev_tls(tmp_path / "other-ca").ca  # a CA that did not sign the gateway's certificate
+    untrusted = cli("voices", "list", "--gateway", gateway.address, "--api-key", ALICE, "--ca-file", str(wrong_ca))
+    assert untrusted.returncode == 1 and len(error_lines(untrusted)) == 1
+
+
+def test_mutual_tls_requires_a_client_certificate(start_gateway, tls, tmp_path):
+    keys = write_keys(tmp_path / "keys.json", {ALICE: "alice"})
+    gateway = start_gateway(
+        **tls_settings(
+            tls,
+            **{
+                "gateway.api_keys_file": str(keys),
+                "gateway.tls_client_ca_file": str(tls.ca),
+                "edge.client_cert_file": str(tls.client_cert),
+                "edge.client_key_file": str(tls.client_key),
+            },
+        )
+    )
+    common = ("voices", "list", "--gateway", gateway.address, "--api-key", ALICE, "--ca-file", str(tls.ca))
+    refused = cli(*common)
+    assert refused.returncode == 1 and len(error_lines(refused)) == 1
+    accepted = cli(*common, "--client-cert", str(tls.client_cert), "--client-key", str(tls.client_key))
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def non_loopback_address() -> str | None:
+    """An address of this machine that is not loopback (no packet is sent: UDP connect only picks a route)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 9))
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def test_a_bearer_key_is_never_sent_in_clear_to_a_non_loopback_address(tmp_path):
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to listen on")
+    with socket.socket() as listener:
+        listener.bind((address, 0))
+        listener.listen()
+        listener.setblocking(False)
+        target = f"{address}:{listener.getsockname()[1]}"
+        result = cli("say", "hello", "-o", str(tmp_path / "out.wav"), "--gateway", target, "--api-key", ALICE)
+        assert result.returncode == 1
+        (line,) = error_lines(result)
+        assert line.startswith(f"error: refusing to send the API key in plaintext to {target}")
+        assert ALICE not in result.stderr + result.stdout
+        with pytest.raises(BlockingIOError):  # the client never even connected
+            listener.accept()
+
+
+def synthesize_call(channel: grpc.Channel, key: str) -> grpc.Future:
+    """A Synthesize stream; with no worker it waits for its first chunk, holding its admission slot."""
+    stub = pb_grpc.SynthesisStub(channel)
+    return stub.Synthesize(
+        pb.SynthesizeRequest(text="Hello there.", language="en"),
+        timeout=WAIT_S,
+        metadata=(("authorization", f"Bearer {key}"),),
+    )
+
+
+def test_tenant_at_its_stream_quota_is_refused_while_another_tenant_streams(start_gateway, tls, tmp_path):
+    keys = write_keys(tmp_path / "keys.json", {ALICE: {"tenant": "alice", "max_streams": 1}, BOB: "bob"})
+    metrics_port = free_port()
+    gateway = start_gateway(
+        **tls_settings(tls, **{"gateway.api_keys_file": str(keys), "metrics.gateway_port": metrics_port})
+    )
+    with gateway.channel(TransportSecurity(ca_file=str(tls.ca))) as channel:
+        first = synthesize_call(channel, ALICE)
+        assert first.initial_metadata()  # admitted: the job id arrives before any chunk
+        second = synthesize_call(channel, ALICE)
+        with pytest.raises(grpc.RpcError) as refused:
+            next(second)
+        assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "`max_streams` quota is 1" in refused.value.details()
+        bob = synthesize_call(channel, BOB)
+        assert dict(bob.initial_metadata()).get("relaytts-job-id")  # bob is admitted while alice is at her cap
+        first.cancel()
+        bob.cancel()
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    assert 'relaytts_tenant_rejections_total{limit="max_streams",tenant="alice"} 1.0' in text
+
+
+def test_an_edited_key_file_is_reloaded_and_a_bad_edit_keeps_the_old_keys(start_gateway, tmp_path):
+    keys = write_keys(tmp_path / "keys.json", {ALICE: "alice"})
+    gateway = start_gateway(**{"gateway.api_keys_file": str(keys)})
+
+    def status(key: str) -> grpc.StatusCode:
+        with gateway.channel() as channel:
+            try:
+                pb_grpc.VoicesStub(channel).ListVoices(
+                    pb.ListVoicesRequest(), timeout=10, metadata=(("authorization", f"Bearer {key}"),)
+                )
+            except grpc.RpcError as exc:
+                return exc.code()
+            return grpc.StatusCode.OK
+
+    assert status(CAROL) is grpc.StatusCode.UNAUTHENTICATED
+    write_keys(keys, {ALICE: "alice", CAROL: "carol"})
+    assert status(CAROL) is grpc.StatusCode.OK  # seen on the next call: no restart, no signal
+    keys.chmod(0o644)  # a bad edit: refused, the keys in force stay
+    assert status(CAROL) is grpc.StatusCode.OK and status(ALICE) is grpc.StatusCode.OK
+    assert "API key file not reloaded" in gateway.log()
