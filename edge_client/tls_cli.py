@@ -8,6 +8,7 @@ and hands the command an ``edge_tls`` argument: settings overrides (``"edge.tls"
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -68,6 +69,9 @@ def tls_options(func: F) -> F:
         allow_plaintext_key: bool | None,
         **kwargs: Any,
     ) -> Any:  # noqa: ANN401
+        # gRPC core logs a failed TLS handshake to stderr itself; the command prints that failure as its one
+        # error line, so core's duplicate is kept out unless the user asked for gRPC's logs.
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
         edge_tls = {
             "edge.tls": tls,
             "edge.ca_file": ca_file,

@@ -7,9 +7,10 @@ refuses, at once and with RESOURCE_EXHAUSTED naming the limit, when
 1. the tenant already holds its ``max_streams`` (``gateway.tenant_max_streams``, or the key file's
    per-tenant override), or
 2. the gateway is past ``FAIR_SHARE_ABOVE`` of ``max_active_streams`` and the tenant holds at least
-   its fair share (the pool divided by the tenants holding streams): the last quarter of the pool
-   is kept for tenants below their share, so one tenant's backlog (a book's WatchJob and
-   StreamSegment calls, a burst of streams) cannot take the slots another tenant's live stream needs;
+   its fair share: the pool divided by the tenants holding streams *plus one*, the one yet to
+   arrive. The last quarter of the pool is thus kept for tenants below their share (a tenant alone
+   gets three quarters), so one tenant's backlog (a book's WatchJob and StreamSegment calls, a burst
+   of streams) cannot take the slots another tenant's live stream needs;
 3. the whole pool is taken (``max_active_streams``, as before).
 
 Per-tenant metrics are labelled by tenant name; names come only from the key file (an unknown key
@@ -90,15 +91,16 @@ class TenantAdmission(Admission):
                 "max_streams",
                 f"tenant {tenant!r} holds {held} streams, its `max_streams` quota is {cap}; retry when one ends",
             )
-        if self.active >= self.limit * FAIR_SHARE_ABOVE:
-            holders = len(self.held) + (0 if held else 1)
-            share = self.limit / holders
+        if self.limit * FAIR_SHARE_ABOVE <= self.active < self.limit:
+            # The share counts one tenant more than those holding streams: the one that has yet to arrive.
+            tenants = len(self.held) + (0 if held else 1)
+            share = self.limit / (tenants + 1)
             if held >= share:
                 raise self._refuse(
                     tenant,
                     "fair_share",
                     f"the gateway has {self.active} of `max_active_streams` {self.limit} streams open and tenant "
-                    f"{tenant!r} holds {held}, its fair share of {share:.0f}; retry with backoff",
+                    f"{tenant!r} holds {held}, at least its fair share of {share:.1f}; retry with backoff",
                 )
         with super().slot():
             self.held[tenant] += 1
