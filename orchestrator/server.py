@@ -24,6 +24,7 @@ from orchestrator.auth import OPEN_MODE_TENANT, ApiKeys, KeyRing
 from orchestrator.book_store import BookStore
 from orchestrator.books import BatchSender, BooksServicer
 from orchestrator.celery_client import CeleryEnqueuer
+from orchestrator.imports import ImportSlots
 from orchestrator.interceptors import AuthInterceptor, ErrorInterceptor
 from orchestrator.jobs import JobStore
 from orchestrator.metrics import GatewayMetrics
@@ -122,6 +123,7 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
     pb_grpc.add_BooksServicer_to_server(books, server)
     voices = VoicesServicer(settings=settings.gateway, store=VoiceStore(deps.redis, settings.redis.stream_ttl_seconds),
                             enqueue=VoiceSender(deps.enqueuer.app), metrics=deps.metrics, edge=deps.edge)
+    voices.imports = books.imports = ImportSlots(settings.gateway.max_concurrent_imports)
     synthesis.check_voice = voices.check_usable
     books.check_voice = voices.check_usable  # a book's voice is checked as a stream's
     pb_grpc.add_VoicesServicer_to_server(voices, server)

@@ -300,3 +300,117 @@ def test_an_edited_key_file_is_reloaded_and_a_bad_edit_keeps_the_old_keys(start_
     keys.chmod(0o644)  # a bad edit: refused, the keys in force stay
     assert status(CAROL) is grpc.StatusCode.OK and status(ALICE) is grpc.StatusCode.OK
     assert "API key file not reloaded" in gateway.log()
+
+
+@pytest.fixture(scope="module")
+def secure_system(fixture_bundle, tls, tmp_path_factory):
+    """``relaytts up`` as configured for a shared machine: TLS, a key file, Redis with a password."""
+    from relaytts.embedded import EmbeddedSystem
+
+    run_dir = tmp_path_factory.mktemp("secure-system")
+    keys = write_keys(run_dir / "keys.json", {ALICE: "alice", BOB: {"tenant": "bob", "max_streams": 2}})
+    settings = load_settings(environ={}, overrides={
+        "worker.bundle": str(fixture_bundle.root), "gateway.bundle": str(fixture_bundle.root),
+        "gateway.port": free_port(), "gateway.api_keys_file": str(keys), "books.batch_concurrency": 0,
+        "metrics.gateway_port": free_port(), "metrics.worker_port": free_port(), **tls_settings(tls)})
+    with EmbeddedSystem(settings, run_dir).start() as running:
+        yield running
+
+
+def test_full_run_over_tls_with_a_redis_password_logs_no_secret(secure_system, tls, tmp_path):
+    system = secure_system
+    password = system.redis.password
+    assert password and password in system.settings.redis.url
+    edge = ("--gateway", system.gateway_address, "--api-key", ALICE, "--ca-file", str(tls.ca))
+    env = {"RELAYTTS_EDGE_CACHE_DIR": str(tmp_path / "edge")}
+    outputs = []
+
+    said = cli("say", "Hello there.", "-o", str(tmp_path / "out.wav"), "--seed", "1", *edge, env=env)
+    outputs.append(said)
+    assert said.returncode == 0, said.stderr
+    assert (tmp_path / "out.wav").stat().st_size > 44
+
+    voices = cli("voices", "list", *edge, env=env)
+    outputs.append(voices)
+    assert voices.returncode == 0, voices.stderr
+
+    book = tmp_path / "book.txt"
+    book.write_text("Chapter one.\n\nA short book, read over TLS.\n")
+    submitted = cli("book", "submit", str(book), "--voice", "default", "--max-tokens", "20", *edge, env=env)
+    outputs.append(submitted)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip().splitlines()[-1]
+    status = cli("book", "status", job_id, *edge, env=env)
+    outputs.append(status)
+    assert status.returncode == 0, status.stderr
+
+    import redis
+
+    with pytest.raises(redis.AuthenticationError):  # the embedded Redis wants its password, even on loopback
+        redis.Redis(host="127.0.0.1", port=system.redis.port).ping()
+
+    logs = {path: path.read_text(errors="replace") for path in system.run_dir.rglob("*.log")}
+    logs |= {Path(f"cli-{i}"): r.stdout + r.stderr for i, r in enumerate(outputs)}
+    assert any("(TLS)" in text for text in logs.values()), "the gateway says it serves TLS"
+    worker_log = logs[system.run_dir / "worker.log"]
+    assert f"metrics on 127.0.0.1:{system.settings.metrics.worker_port}/metrics" in worker_log
+    for path, text in logs.items():
+        for secret in (password, ALICE, BOB):
+            assert secret not in text, f"{secret[:4]}... appears in {path}"
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process, from /proc/PID/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def import_voices(channel: grpc.Channel, pieces: Iterator[bytes]) -> grpc.RpcError:
+    def requests() -> Iterator[pb.ImportVoicesRequest]:
+        yield pb.ImportVoicesRequest(options=pb.ImportVoicesOptions())
+        for piece in pieces:
+            yield pb.ImportVoicesRequest(data=piece)
+
+    with pytest.raises(grpc.RpcError) as refused:
+        pb_grpc.VoicesStub(channel).ImportVoices(requests(), timeout=WAIT_S,
+                                                 metadata=(("authorization", f"Bearer {ALICE}"),))
+    return refused.value
+
+
+def one_member_named_by_every_voice(voices: int) -> bytes:
+    """A small zip whose index points ``voices`` voices at the same 1 MB clip and arrays (10 GB if read)."""
+    import io
+    import zipfile
+
+    shared = {name: f"voices/shared/{name}.npy" for name in ("prompt_phones", "prompt_tokens", "prompt_bert", "ge")}
+    shared["audio"] = "voices/shared/audio.wav"
+    index = {"kind": "relaytts-voices", "format": 1,
+             "voices": [{"voice_id": f"{i:032x}", "files": shared} for i in range(voices)]}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("voices.json", json.dumps(index))
+        for path in shared.values():
+            archive.writestr(path, bytes(1 << 20))
+    return out.getvalue()
+
+
+def test_voice_archives_over_the_cap_or_naming_one_member_many_times_are_refused_cheaply(start_gateway, tmp_path):
+    keys = write_keys(tmp_path / "keys.json", {ALICE: "alice"})
+    gateway = start_gateway(**{"gateway.api_keys_file": str(keys), "gateway.max_voice_archive_bytes": 4 << 20})
+    with gateway.channel() as channel:
+        import_voices(channel, iter([b"warm-up"]))  # first-call allocations are not the archive's
+        before = rss_bytes(gateway.process.pid)
+        piece = os.urandom(1 << 20)
+        over_cap = import_voices(channel, (piece for _ in range(200)))  # 200 MiB offered against a 4 MiB cap
+        assert over_cap.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "at most 4194304 bytes (`max_voice_archive_bytes`)" in over_cap.details()
+
+        bomb = one_member_named_by_every_voice(10_000)
+        assert len(bomb) < 4 << 20
+        shared = import_voices(channel, iter([bomb]))
+        assert shared.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "is named by 10000 voices" in shared.details()
+        growth = rss_bytes(gateway.process.pid) - before
+    assert growth < 50 << 20, f"the gateway grew by {growth / 2**20:.1f} MiB"
