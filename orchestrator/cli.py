@@ -27,9 +27,12 @@ __all__ = ["gateway_command"]
               help="PEM CA: require client certificates it signed [env RELAYTTS_GATEWAY_TLS_CLIENT_CA_FILE].")
 @click.option("--allow-open-mode", is_flag=True, default=None,
               help="Serve without a key file off loopback [env RELAYTTS_GATEWAY_ALLOW_OPEN_MODE].")
+@click.option("--check", is_flag=True,
+              help="Probe: exit 0 if the gateway on this host's port answers its health check (over TLS when "
+                   "it serves TLS, trusting RELAYTTS_EDGE_CA_FILE), else 1.")
 def gateway_command(redis_url: str | None, host: str | None, port: int | None, bundle: str | None,
                     api_keys_file: str | None, tls_cert_file: str | None, tls_key_file: str | None,
-                    tls_client_ca_file: str | None, allow_open_mode: bool | None) -> None:
+                    tls_client_ca_file: str | None, allow_open_mode: bool | None, check: bool) -> None:
     """Run the gRPC gateway: validate requests, enqueue jobs, relay their chunks to clients."""
     from orchestrator.server import serve
     from relaytts.errors import RelayError
@@ -45,7 +48,18 @@ def gateway_command(redis_url: str | None, host: str | None, port: int | None, b
             "gateway.api_keys_file": api_keys_file, "gateway.tls_cert_file": tls_cert_file,
             "gateway.tls_key_file": tls_key_file, "gateway.tls_client_ca_file": tls_client_ca_file,
             "gateway.allow_open_mode": allow_open_mode})
+        if check:
+            sys.exit(_check(settings))
         serve(settings)
     except RelayError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+def _check(settings) -> int:  # noqa: ANN001 - relaytts.settings.Settings (imported lazily)
+    """Container probe: 0 when the local gateway is SERVING (gRPC health), else 1."""
+    from relaytts.embedded import gateway_serving
+
+    host = settings.gateway.host
+    dial = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]", "") else host
+    return 0 if gateway_serving(f"{dial}:{settings.gateway.port}", timeout=3.0, settings=settings) else 1

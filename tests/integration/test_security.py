@@ -197,6 +197,13 @@ def test_tls_gateway_serves_tls_clients_and_plaintext_fails_in_one_clear_line(st
     untrusted = cli("voices", "list", "--gateway", gateway.address, "--api-key", ALICE, "--ca-file", str(wrong_ca))
     assert untrusted.returncode == 1 and len(error_lines(untrusted)) == 1
 
+    # The container probe (compose healthcheck, k8s exec probe) speaks TLS with the configured CA.
+    probe_env = {"RELAYTTS_GATEWAY_PORT": str(gateway.settings.gateway.port),
+                 "RELAYTTS_GATEWAY_TLS_CERT_FILE": str(tls.server_cert),
+                 "RELAYTTS_GATEWAY_TLS_KEY_FILE": str(tls.server_key)}
+    assert cli("gateway", "--check", env=probe_env | {"RELAYTTS_EDGE_CA_FILE": str(tls.ca)}).returncode == 0
+    assert cli("gateway", "--check", env=probe_env | {"RELAYTTS_EDGE_CA_FILE": str(wrong_ca)}).returncode == 1
+
 
 def test_mutual_tls_requires_a_client_certificate(start_gateway, tls, tmp_path):
     keys = write_keys(tmp_path / "keys.json", {ALICE: "alice"})
