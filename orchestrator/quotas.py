@@ -13,7 +13,8 @@ refuses, at once and with RESOURCE_EXHAUSTED naming the limit, when
    of streams) cannot take the slots another tenant's live stream needs;
 3. the whole pool is taken (``max_active_streams``, as before).
 
-Per-tenant metrics are labelled by tenant name; names come only from the key file (an unknown key
+In open mode (no key file, one tenant) only the pool applies. Per-tenant metrics are labelled by
+tenant name; names come only from the key file (an unknown key
 never gets this far), so the label set is bounded by configuration, not by callers.
 """
 
@@ -44,6 +45,9 @@ class QuotaExceeded(Overloaded):
 
 
 class _Limits(Protocol):
+    @property
+    def open_mode(self) -> bool: ...
+
     def limits_for(self, tenant: str) -> TenantLimits: ...
 
 
@@ -83,6 +87,10 @@ class TenantAdmission(Admission):
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
+        if self.keys.open_mode:  # one tenant (``relaytts up`` on a laptop): the pool is all there is
+            with super().slot():
+                yield
+            return
         tenant = current_tenant()
         held, cap = self.held[tenant], self.cap_for(tenant)
         if cap and held >= cap:

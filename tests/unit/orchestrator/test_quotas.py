@@ -11,6 +11,8 @@ from orchestrator.metrics import GatewayMetrics
 from orchestrator.quotas import QuotaExceeded, TenantAdmission
 from relaytts.errors import Overloaded
 
+TENANTS = ApiKeys.from_mapping({f"key-{name}": name for name in ("busy", "live", "a", "b", "c", "d")})
+
 
 def take(admission: TenantAdmission, stack: contextlib.ExitStack, tenant: str, n: int = 1) -> None:
     for _ in range(n):
@@ -35,7 +37,7 @@ def test_a_tenant_at_its_cap_is_refused_naming_the_limit_while_another_is_admitt
 
 
 def test_past_three_quarters_of_the_pool_only_tenants_below_their_fair_share_are_admitted():
-    admission = TenantAdmission(8, GatewayMetrics(), ApiKeys.open(), tenant_limit=0)
+    admission = TenantAdmission(8, GatewayMetrics(), TENANTS, tenant_limit=0)
     with contextlib.ExitStack() as stack:
         take(admission, stack, "busy", 6)  # 6 of 8: past 3/4
         set_tenant("busy")
@@ -48,11 +50,20 @@ def test_past_three_quarters_of_the_pool_only_tenants_below_their_fair_share_are
 
 
 def test_the_whole_pool_taken_is_overloaded_naming_max_active_streams():
-    admission = TenantAdmission(4, GatewayMetrics(), ApiKeys.open(), tenant_limit=0)
+    admission = TenantAdmission(4, GatewayMetrics(), TENANTS, tenant_limit=0)
     with contextlib.ExitStack() as stack:
         take(admission, stack, "a", 2)
         take(admission, stack, "b", 1)
         take(admission, stack, "c", 1)  # 3 of 4 taken: c holds none, below its share 4 / 3
         set_tenant("d")
+        with pytest.raises(Overloaded, match="`max_active_streams` is 4"):
+            stack.enter_context(admission.slot())
+
+
+def test_open_mode_has_one_tenant_and_only_the_pool():
+    admission = TenantAdmission(4, GatewayMetrics(), ApiKeys.open(), tenant_limit=1)
+    with contextlib.ExitStack() as stack:
+        take(admission, stack, "local", 4)
+        set_tenant("local")
         with pytest.raises(Overloaded, match="`max_active_streams` is 4"):
             stack.enter_context(admission.slot())
