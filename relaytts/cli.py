@@ -295,6 +295,20 @@ def _with_dev_tls(settings, tls_dir: Path):  # noqa: ANN001, ANN202 - Settings
         "edge.tls": True, "edge.ca_file": str(tls.ca)})
 
 
+@main.command(name="dev-certs")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--name", "names", multiple=True,
+              help="Another name or address the gateway's certificate must carry (repeatable).")
+@one_line_errors
+def dev_certs(directory: Path, names: tuple[str, ...]) -> None:
+    """Write a development CA, a gateway certificate (localhost, 127.0.0.1, ::1, NAMEs) and a client one."""
+    from relaytts.devtls import DEFAULT_NAMES, ensure_dev_tls
+
+    tls = ensure_dev_tls(directory, (*DEFAULT_NAMES, *names))
+    click.echo(f"CA {tls.ca}; gateway {tls.server_cert} + {tls.server_key}; client {tls.client_cert} + "
+               f"{tls.client_key} (development only: the CA key is not kept)")
+
+
 def _stop_on_interrupt(system) -> None:  # noqa: ANN001
     """Warm stop on the first Ctrl-C (children get SIGTERM and time to finish), cold on the second."""
     try:
