@@ -65,6 +65,10 @@ class TenantLimits:
 
     max_streams: int | None = None
     """Streams held at once (``RELAYTTS_GATEWAY_TENANT_MAX_STREAMS``)."""
+    max_voices: int | None = None
+    """Registered voices (``RELAYTTS_GATEWAY_TENANT_MAX_VOICES``)."""
+    max_books: int | None = None
+    """Book jobs not yet expired (``RELAYTTS_GATEWAY_TENANT_MAX_BOOKS``)."""
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, object], source: object) -> TenantLimits:

@@ -25,14 +25,17 @@ from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import Final, Protocol
 
+import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from orchestrator.auth import TenantLimits, current_tenant
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.synthesis import Admission
+from relaytts import keys as redis_keys
 from relaytts.errors import Overloaded
+from relaytts.settings import GatewaySettings
 
-__all__ = ["FAIR_SHARE_ABOVE", "QuotaExceeded", "TenantAdmission", "TenantMetrics"]
+__all__ = ["FAIR_SHARE_ABOVE", "QuotaExceeded", "StoredQuotas", "TenantAdmission", "TenantMetrics"]
 
 FAIR_SHARE_ABOVE: Final = 0.75
 """Fraction of ``max_active_streams`` above which only tenants below their fair share are admitted."""
@@ -120,3 +123,61 @@ class TenantAdmission(Admission):
                 if not self.held[tenant]:
                     del self.held[tenant]  # ``len(self.held)`` counts the tenants holding streams
                 self.tenant_metrics.active_streams.labels(tenant=tenant).dec()
+
+
+class StoredQuotas:
+    """Per-tenant caps on what a tenant keeps in Redis: registered voices and book jobs.
+
+    Checked before an upload is read (RegisterVoice, SubmitBook) and before an import is written, so a
+    tenant at its cap is refused at once. Soft under concurrency: two calls racing for the last place
+    may both pass; the cap bounds growth, it is not a ledger.
+    """
+
+    def __init__(
+        self, redis: aioredis.Redis, keys: _Limits, settings: GatewaySettings, metrics: TenantMetrics | None = None
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.metrics = metrics
+
+    def _cap(self, tenant: str, name: str) -> int:
+        override = getattr(self.keys.limits_for(tenant), name)
+        return getattr(self.settings, f"tenant_{name}") if override is None else override
+
+    def _refuse(self, tenant: str, name: str, held: int, adding: int, cap: int, what: str) -> QuotaExceeded:
+        if self.metrics is not None:
+            self.metrics.rejections.labels(tenant=tenant, limit=name).inc()
+        more = f" and {adding} more were asked for" if adding > 1 else ""
+        return QuotaExceeded(
+            f"tenant {tenant!r} holds {held} {what}{more}; its `{name}` quota is {cap}: delete some first"
+        )
+
+    async def check_voices(self, tenant: str, adding: int = 1) -> None:
+        """Raise ``QuotaExceeded`` unless ``adding`` more voices fit under ``max_voices``."""
+        cap = self._cap(tenant, "max_voices")
+        if self.keys.open_mode or not cap:
+            return
+        held = await self.redis.zcard(redis_keys.tenant_voices_key(tenant))
+        if held + adding > cap:
+            raise self._refuse(tenant, "max_voices", held, adding, cap, "voices")
+
+    async def check_books(self, tenant: str) -> None:
+        """Raise ``QuotaExceeded`` unless one more book job fits under ``max_books`` (expired ones not counted)."""
+        cap = self._cap(tenant, "max_books")
+        if self.keys.open_mode or not cap:
+            return
+        index = redis_keys.tenant_books_key(tenant)
+        ids = await self.redis.zrange(index, 0, -1)
+        if len(ids) < cap:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for book_id in ids:
+                pipe.exists(redis_keys.book_key(book_id.decode()))
+            alive = await pipe.execute()
+        gone = [book_id for book_id, present in zip(ids, alive, strict=True) if not present]
+        if gone:  # expired jobs leave their id in the index; ListJobs drops them the same way
+            await self.redis.zrem(index, *gone)
+        held = len(ids) - len(gone)
+        if held >= cap:
+            raise self._refuse(tenant, "max_books", held, 1, cap, "book jobs")

@@ -29,7 +29,7 @@ from orchestrator.interceptors import AuthInterceptor, ErrorInterceptor
 from orchestrator.jobs import JobStore
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles, ModelsServicer
-from orchestrator.quotas import TenantAdmission
+from orchestrator.quotas import StoredQuotas, TenantAdmission
 from orchestrator.synthesis import SynthesisServicer
 from orchestrator.tls import add_port, check_open_mode
 from orchestrator.voice_store import VoiceStore
@@ -124,6 +124,8 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
     voices = VoicesServicer(settings=settings.gateway, store=VoiceStore(deps.redis, settings.redis.stream_ttl_seconds),
                             enqueue=VoiceSender(deps.enqueuer.app), metrics=deps.metrics, edge=deps.edge)
     voices.imports = books.imports = ImportSlots(settings.gateway.max_concurrent_imports)
+    voices.quotas = books.quotas = StoredQuotas(deps.redis, deps.keys, settings.gateway,
+                                                synthesis.admission.tenant_metrics)
     synthesis.check_voice = voices.check_usable
     books.check_voice = voices.check_usable  # a book's voice is checked as a stream's
     pb_grpc.add_VoicesServicer_to_server(voices, server)

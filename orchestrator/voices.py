@@ -27,6 +27,7 @@ from orchestrator.background import BackgroundWrites
 from orchestrator.imports import ImportSlots, read_bounded_archive
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles
+from orchestrator.quotas import StoredQuotas
 from orchestrator.voice_archive import MAX_ARCHIVE_BYTES, write_archive
 from orchestrator.voice_store import VoiceStore
 from protos import relaytts_v1_pb2 as pb
@@ -106,6 +107,8 @@ class VoicesServicer(pb_grpc.VoicesServicer):
     edge: EdgeFiles | None = None
     imports: ImportSlots = field(default_factory=ImportSlots)
     """Shared with Books.SubmitBook: uploads held in memory at once."""
+    quotas: StoredQuotas | None = None
+    """Per-tenant cap on registered voices (None: none)."""
 
     def __post_init__(self) -> None:
         self.active = 0
@@ -123,6 +126,8 @@ class VoicesServicer(pb_grpc.VoicesServicer):
         transcript = validate_transcript(meta.transcript)
         self._check_size(meta.size_bytes)
         self._check_bundle_registers()
+        if self.quotas is not None:
+            await self.quotas.check_voices(tenant)
         audio = await self._read_clip(requests, required=True)
         task = VoiceTask(registration_id=new_id(), tenant=tenant, voice_id=new_id(), mode="create",
                          language=language, transcript=transcript, name=name, enqueued_at=time.time())
@@ -201,6 +206,9 @@ class VoicesServicer(pb_grpc.VoicesServicer):
                                       "given more")
             pieces.append(request.data)
         records = await asyncio.to_thread(read_bounded_archive, b"".join(pieces), cap)
+        if self.quotas is not None:  # new ids only: replacing a voice one already has adds nothing
+            have = set(await self.store.all_ids(tenant))
+            await self.quotas.check_voices(tenant, sum(r["voice_id"].decode() not in have for r in records))
         imported, skipped = await self.store.import_records(tenant, records, options.replace_existing)
         log.info("tenant %s imported %d voices (%d skipped)", tenant, len(imported), len(skipped))
         return pb.ImportVoicesResponse(imported_voice_ids=imported, skipped_voice_ids=skipped)

@@ -77,6 +77,10 @@ class GatewaySettings:
     tenant_max_streams: int = 16
     """Streams (Synthesize, Resume, WatchJob, StreamSegment) one tenant may hold at once, within
     ``max_active_streams``; 0 = no per-tenant cap. A key file entry may override it (``max_streams``)."""
+    tenant_max_voices: int = 1000
+    """Registered voices one tenant may hold; 0 = no cap. A key file entry may override it (``max_voices``)."""
+    tenant_max_books: int = 100
+    """Book jobs one tenant may hold (until they expire); 0 = no cap. Key file override: ``max_books``."""
     max_concurrent_imports: int = 2
     """``ImportVoices`` and ``SubmitBook`` calls handled at once (each holds its upload in memory)."""
     max_voice_archive_bytes: int = 67108864

@@ -544,3 +544,59 @@ def test_rediss_is_tested_where_redis_server_speaks_tls(tls_redis):
         assert client.ping()
     finally:
         client.close()
+
+
+def submit_book(channel: grpc.Channel, key: str) -> pb.BookJob:
+    text = b"Chapter one.\n\nA very short book."
+    requests = iter(
+        [
+            pb.SubmitBookRequest(
+                header=pb.BookHeader(filename="book.txt", voice="default", language="en", size_bytes=len(text))
+            ),
+            pb.SubmitBookRequest(data=text),
+        ]
+    )
+    return pb_grpc.BooksStub(channel).SubmitBook(
+        requests, timeout=WAIT_S, metadata=(("authorization", f"Bearer {key}"),)
+    )
+
+
+def test_a_tenant_at_its_book_quota_is_refused_while_another_submits(start_gateway, tmp_path):
+    keys = write_keys(tmp_path / "keys.json", {ALICE: {"tenant": "alice", "max_books": 1}, BOB: "bob"})
+    gateway = start_gateway(**{"gateway.api_keys_file": str(keys)})
+    with gateway.channel() as channel:
+        assert submit_book(channel, ALICE).job_id
+        with pytest.raises(grpc.RpcError) as refused:
+            submit_book(channel, ALICE)
+        assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "`max_books` quota is 1" in refused.value.details()
+        assert submit_book(channel, BOB).job_id  # bob's default cap (100) is far away
+
+
+def test_voice_quota_counts_the_tenants_voices_in_redis(redis_url):
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from orchestrator.auth import ApiKeys
+    from orchestrator.quotas import QuotaExceeded, StoredQuotas
+    from relaytts import keys as redis_keys
+    from relaytts.settings import GatewaySettings
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            await client.zadd(redis_keys.tenant_voices_key("alice"), {"a" * 32: 1.0, "b" * 32: 2.0})
+            quotas = StoredQuotas(
+                client,
+                ApiKeys.from_mapping({"k": {"tenant": "alice", "max_voices": 3}, "j": "bob"}),
+                GatewaySettings(tenant_max_voices=1),
+            )
+            await quotas.check_voices("alice")  # 2 + 1 <= 3
+            with pytest.raises(QuotaExceeded, match=r"holds 2 voices and 2 more were asked for; its `max_voices`"):
+                await quotas.check_voices("alice", 2)
+            await quotas.check_voices("bob")  # bob: the setting's 1, and he has none
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
