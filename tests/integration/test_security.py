@@ -490,12 +490,16 @@ def import_voices(channel: grpc.Channel, pieces: Iterator[bytes]) -> grpc.RpcErr
 
 
 def one_member_named_by_every_voice(voices: int) -> bytes:
-    """A small zip whose index points ``voices`` voices at the same 1 MB clip and arrays (10 GB if read)."""
+    """A small zip whose index points ``voices`` voices at the same 1 MB clip and arrays (10 GB if read).
+
+    Short member names keep the unpacked total (index and members) under the test's 4 MiB cap, so what
+    refuses it is the index check, not the size check.
+    """
     import io
     import zipfile
 
-    shared = {name: f"voices/shared/{name}.npy" for name in ("prompt_phones", "prompt_tokens", "prompt_bert", "ge")}
-    shared["audio"] = "voices/shared/audio.wav"
+    shared = {name: f"s/{name[:8]}" for name in ("prompt_phones", "prompt_tokens", "prompt_bert", "ge")}
+    shared["audio"] = "s/audio"
     index = {
         "kind": "relaytts-voices",
         "format": 1,
@@ -504,8 +508,8 @@ def one_member_named_by_every_voice(voices: int) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("voices.json", json.dumps(index))
-        for path in shared.values():
-            archive.writestr(path, bytes(1 << 20))
+        for name, path in shared.items():
+            archive.writestr(path, bytes(1 << 20 if name == "audio" else 1 << 10))
     return out.getvalue()
 
 
