@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from edge_client.tls_cli import tls_options
 from relaytts.errors import RelayError
 
 __all__ = ["book_group"]
@@ -32,16 +33,17 @@ def _edge_options(func: F) -> F:
     @click.option("--api-key", default=None, help="API key sent as a bearer token [env RELAYTTS_EDGE_API_KEY].")
     @click.option("--cache-dir", default=None, type=click.Path(file_okay=False),
                   help="Vocoder cache [env RELAYTTS_EDGE_CACHE_DIR; ~/.cache/relaytts].")
+    @tls_options
     @functools.wraps(func)
     def wrapper(*args: Any, gateway: str | None, api_key: str | None, cache_dir: str | None,  # noqa: ANN401
-                **kwargs: Any) -> Any:  # noqa: ANN401
+                edge_tls: dict[str, Any], **kwargs: Any) -> Any:  # noqa: ANN401
         from edge_client.books import BookClient
         from edge_client.client import Client
         from relaytts.settings import load_settings
 
         try:
             settings = load_settings(overrides={"edge.gateway": gateway, "edge.api_key": api_key,
-                                                "edge.cache_dir": cache_dir})
+                                                "edge.cache_dir": cache_dir, **edge_tls})
             with Client.from_settings(settings.edge) as client:
                 return func(BookClient(client), *args, **kwargs)
         except RelayError as exc:

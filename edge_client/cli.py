@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from edge_client.tls_cli import tls_options
 from relaytts.errors import RelayError
 from relaytts.sampling import MAX_SPEED, MIN_SPEED
 
@@ -32,11 +34,12 @@ __all__ = ["say_command"]
               help="Vocoder cache [env RELAYTTS_EDGE_CACHE_DIR; ~/.cache/relaytts].")
 @click.option("--speed", type=click.FloatRange(MIN_SPEED, MAX_SPEED), default=1.0, show_default=True,
               help="Speaking rate, rendered here (above 1 is faster).")
+@tls_options
 def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: str | None, lang: str,
-                seed: int | None, cache_dir: str | None, speed: float) -> None:
+                seed: int | None, cache_dir: str | None, speed: float, edge_tls: dict[str, Any]) -> None:
     """Speak TEXT through the gateway; the vocoder runs here (fetched and cached on first use)."""
     try:
-        _say(text, voice, out, gateway, api_key, lang, seed, cache_dir, speed)
+        _say(text, voice, out, gateway, api_key, lang, seed, cache_dir, speed, edge_tls)
     except RelayError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -46,13 +49,13 @@ def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: s
 
 
 def _say(text: str, voice: str, out: str, gateway: str | None, api_key: str | None, lang: str, seed: int | None,
-         cache_dir: str | None, speed: float = 1.0) -> None:
+         cache_dir: str | None, speed: float = 1.0, edge_tls: dict[str, Any] | None = None) -> None:
     from edge_client.client import Client
     from edge_client.sinks import open_sink
     from relaytts.settings import load_settings
 
     settings = load_settings(overrides={"edge.gateway": gateway, "edge.api_key": api_key,
-                                        "edge.cache_dir": cache_dir})
+                                        "edge.cache_dir": cache_dir, **(edge_tls or {})})
     to_stdout = out == "-"
     with Client.from_settings(settings.edge) as client:
         vocoder = client.ensure_vocoder()

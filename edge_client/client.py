@@ -40,6 +40,7 @@ import grpc
 
 from edge_client.model_cache import ModelCache, ModelInfo
 from edge_client.stitch import DEFAULT_STYLE_CACHE_ENTRIES, ChunkAssembler, PlaybackStats, StyleCache
+from edge_client.tls import TransportSecurity
 from edge_client.vocoder import AudioChunk, Vocoder
 from edge_client.voices import VoicesMixin
 from protos import relaytts_v1_pb2 as pb
@@ -253,7 +254,8 @@ class _ClientBase:
     def __init__(self, gateway: str, api_key: str | None = None, cache_dir: str | Path | None = None,
                  timeout: float = DEFAULT_TIMEOUT_SECONDS, *, credentials: grpc.ChannelCredentials | None = None,
                  max_retries: int = DEFAULT_MAX_RETRIES, retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
-                 style_cache_entries: int = DEFAULT_STYLE_CACHE_ENTRIES) -> None:
+                 style_cache_entries: int = DEFAULT_STYLE_CACHE_ENTRIES,
+                 security: TransportSecurity | None = None) -> None:
         if not gateway:
             raise InvalidArgument("`gateway` must be host:port; given an empty string")
         if not (timeout > 0 and math.isfinite(timeout)):
@@ -273,7 +275,9 @@ class _ClientBase:
         """The id of the most recent job this client started (known from its initial metadata or first chunk)."""
         self.last_playback: PlaybackStats | None = None
         """What the most recent finished ``synthesize`` reported."""
-        self._credentials = credentials
+        self.security = security or TransportSecurity()
+        self._credentials = credentials if credentials is not None else self.security.credentials()
+        self.security.check_key_transport(gateway, bool(api_key), self._credentials is not None)
         self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self._loaded: tuple[ModelInfo, Vocoder] | None = None
         self._cancelled: set[str] = set()
@@ -281,11 +285,15 @@ class _ClientBase:
     @classmethod
     def from_settings(cls, settings: EdgeSettings, **kwargs: Any) -> Self:
         """A client configured by ``RELAYTTS_EDGE_*`` settings (``relaytts.settings.load_settings().edge``)."""
+        kwargs.setdefault("security", TransportSecurity(
+            tls=settings.tls, ca_file=settings.ca_file, server_name=settings.server_name,
+            client_cert_file=settings.client_cert_file, client_key_file=settings.client_key_file,
+            allow_plaintext_key=settings.allow_plaintext_key))
         return cls(settings.gateway, api_key=settings.api_key or None, cache_dir=settings.cache_dir or None,
                    timeout=settings.timeout_seconds, **kwargs)
 
     def _channel_options(self) -> list[tuple[str, Any]]:
-        return [("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES)]
+        return [("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES), *self.security.channel_options()]
 
     def _request(self, text: str, voice: str, language: str, sampling: SamplingParams | None, seed: int | None,
                  noise_scale: float | None) -> pb.SynthesizeRequest:
@@ -311,6 +319,8 @@ class _ClientBase:
 
     def _error(self, exc: grpc.RpcError, method: str) -> RelayError:
         error = map_rpc_error(exc, method, self.gateway)
+        if self._credentials is None and type(error) is Unavailable:  # a TLS gateway just closes a plaintext peer
+            error = Unavailable(f"{error.message} (if the gateway serves TLS, pass --tls / RELAYTTS_EDGE_TLS=1)")
         if isinstance(error, BundleMismatch):
             self._loaded = None  # the gateway serves another bundle now: the next call fetches its vocoder
         return error
@@ -388,7 +398,9 @@ class Client(VoicesMixin, _ClientBase):
     - ``gateway``: ``host:port``; ``api_key``: sent as ``authorization: Bearer <key>``;
     - ``cache_dir``: where fetched vocoders are kept (default ``~/.cache/relaytts``);
     - ``timeout``: seconds, the deadline of unary calls and of each wait for a streamed message;
-    - ``credentials``: ``grpc.ssl_channel_credentials(...)`` for TLS (default: plaintext);
+    - ``security``: ``edge_client.tls.TransportSecurity`` (TLS, CA file, server name, client certificate);
+      without TLS an ``api_key`` is only sent to a loopback gateway unless ``allow_plaintext_key``;
+    - ``credentials``: ready-made ``grpc.ssl_channel_credentials(...)`` instead (default: from ``security``);
     - ``max_retries`` / ``retry_backoff``: resume attempts in a row and the first wait between them;
     - ``style_cache_entries``: style vectors kept by voice hash (announced so the gateway skips them).
 

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import click
 
+from edge_client.tls_cli import tls_options
+
 __all__ = ["voices_group"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,14 +36,16 @@ def _connection(func: F) -> F:
 
     @click.option("--gateway", default=None, help="Gateway host:port [env RELAYTTS_EDGE_GATEWAY; 127.0.0.1:50051].")
     @click.option("--api-key", default=None, help="API key sent as a bearer token [env RELAYTTS_EDGE_API_KEY].")
+    @tls_options
     @functools.wraps(func)
-    def wrapper(*args: Any, gateway: str | None, api_key: str | None, **kwargs: Any) -> Any:  # noqa: ANN401
+    def wrapper(*args: Any, gateway: str | None, api_key: str | None, edge_tls: dict[str, Any],  # noqa: ANN401
+                **kwargs: Any) -> Any:  # noqa: ANN401
         from edge_client.client import Client
         from relaytts.errors import RelayError
         from relaytts.settings import load_settings
 
         try:
-            settings = load_settings(overrides={"edge.gateway": gateway, "edge.api_key": api_key})
+            settings = load_settings(overrides={"edge.gateway": gateway, "edge.api_key": api_key, **edge_tls})
             with Client.from_settings(settings.edge) as client:
                 return func(client, *args, **kwargs)
         except RelayError as exc:

@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import grpc
@@ -26,7 +26,9 @@ from celery import Celery
 from orchestrator.auth import current_tenant
 from orchestrator.book_store import BookStore
 from orchestrator.bookfile import parse_book
+from orchestrator.imports import ImportSlots
 from orchestrator.metrics import GatewayMetrics
+from orchestrator.quotas import StoredQuotas
 from orchestrator.streams import relay_chunks
 from orchestrator.synthesis import Admission, validate_request
 from protos import relaytts_v1_pb2 as pb
@@ -85,10 +87,20 @@ class BooksServicer(pb_grpc.BooksServicer):
     bundle_ids: tuple[str, ...] = ()
     check_voice: Callable[[str, str], Awaitable[None]] | None = None
     """``(tenant, voice)``: the check ``Synthesize`` applies to a registered voice (None: only the default)."""
+    imports: ImportSlots = field(default_factory=ImportSlots)
+    """Shared with Voices.ImportVoices: uploads held in memory at once."""
+    quotas: StoredQuotas | None = None
+    """Per-tenant cap on book jobs (None: none)."""
 
     async def SubmitBook(self, request_iterator: AsyncIterator[pb.SubmitBookRequest],
                          context: grpc.aio.ServicerContext) -> pb.BookJob:
+        with self.imports.slot("SubmitBook"):  # the whole file is held in memory
+            return await self._submit_book(request_iterator)
+
+    async def _submit_book(self, request_iterator: AsyncIterator[pb.SubmitBookRequest]) -> pb.BookJob:
         tenant = current_tenant()
+        if self.quotas is not None:  # before the file is received
+            await self.quotas.check_books(tenant)
         header, data = await self._receive(request_iterator)
         probe = pb.SynthesizeRequest(text=PLACEHOLDER_TEXT, language=header.language, voice=header.voice,
                                      sampling=header.sampling, bundle_id=header.bundle_id)

@@ -26,7 +26,7 @@ from typing import Any, Final
 import grpc
 import redis.exceptions
 
-from orchestrator.auth import ApiKeys, set_tenant
+from orchestrator.auth import ApiKeys, KeyRing, set_tenant
 from orchestrator.metrics import GatewayMetrics
 from relaytts.errors import RelayError, Unavailable
 
@@ -124,7 +124,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Bearer key -> tenant for the RPC, or UNAUTHENTICATED (raised, so ErrorInterceptor counts it)."""
 
-    def __init__(self, keys: ApiKeys) -> None:
+    def __init__(self, keys: ApiKeys | KeyRing) -> None:
         self.keys = keys
 
     async def intercept_service(self, continuation: Callable, details: grpc.HandlerCallDetails) -> Any:

@@ -20,20 +20,24 @@ import redis.asyncio as aioredis
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from orchestrator.auth import OPEN_MODE_TENANT, ApiKeys
+from orchestrator.auth import OPEN_MODE_TENANT, ApiKeys, KeyRing
 from orchestrator.book_store import BookStore
 from orchestrator.books import BatchSender, BooksServicer
 from orchestrator.celery_client import CeleryEnqueuer
+from orchestrator.imports import ImportSlots
 from orchestrator.interceptors import AuthInterceptor, ErrorInterceptor
 from orchestrator.jobs import JobStore
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles, ModelsServicer
-from orchestrator.synthesis import Admission, SynthesisServicer
+from orchestrator.quotas import StoredQuotas, TenantAdmission
+from orchestrator.synthesis import SynthesisServicer
+from orchestrator.tls import add_port, check_open_mode
 from orchestrator.voice_store import VoiceStore
 from orchestrator.voices import VoiceSender, VoicesServicer
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
 from relaytts.errors import InvalidArgument, Unavailable
+from relaytts.redact import mask_url, redact
 from relaytts.settings import Settings, describe_settings
 
 __all__ = ["GatewayDeps", "build_server", "serve", "stop_server"]
@@ -59,7 +63,7 @@ class GatewayDeps:
 
     redis: aioredis.Redis
     enqueuer: CeleryEnqueuer
-    keys: ApiKeys
+    keys: ApiKeys | KeyRing
     edge: EdgeFiles | None
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
@@ -67,7 +71,7 @@ class GatewayDeps:
     def from_settings(cls, settings: Settings) -> GatewayDeps:
         if not settings.redis.url:
             raise InvalidArgument("`RELAYTTS_REDIS_URL` (--redis-url) must be set for the gateway; given ''")
-        keys = ApiKeys.load(settings.gateway.api_keys_file)
+        keys = KeyRing.load(settings.gateway.api_keys_file)
         edge = EdgeFiles.load(settings.gateway.bundle) if settings.gateway.bundle else None
         return cls(
             redis=aioredis.Redis.from_url(settings.redis.url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
@@ -100,6 +104,7 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
     Also starts ``/metrics`` when ``metrics.gateway_port`` is set. Returns the server and its port.
     """
     deps = deps or GatewayDeps.from_settings(settings)
+    check_open_mode(settings.gateway, deps.keys.open_mode)
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(deps.metrics), AuthInterceptor(deps.keys)], options=SERVER_OPTIONS)
     synthesis = SynthesisServicer(
@@ -107,7 +112,8 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
         jobs=JobStore(deps.redis, settings.redis.stream_ttl_seconds),
         enqueue=deps.enqueuer.enqueue,
         metrics=deps.metrics,
-        admission=Admission(settings.gateway.max_active_streams, deps.metrics),
+        admission=TenantAdmission(settings.gateway.max_active_streams, deps.metrics, deps.keys,
+                                  settings.gateway.tenant_max_streams),
         bundle_ids=deps.edge.accepted_bundle_ids if deps.edge is not None else (),
     )
     pb_grpc.add_SynthesisServicer_to_server(synthesis, server)
@@ -117,6 +123,9 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
     pb_grpc.add_BooksServicer_to_server(books, server)
     voices = VoicesServicer(settings=settings.gateway, store=VoiceStore(deps.redis, settings.redis.stream_ttl_seconds),
                             enqueue=VoiceSender(deps.enqueuer.app), metrics=deps.metrics, edge=deps.edge)
+    voices.imports = books.imports = ImportSlots(settings.gateway.max_concurrent_imports)
+    voices.quotas = books.quotas = StoredQuotas(deps.redis, deps.keys, settings.gateway,
+                                                synthesis.admission.tenant_metrics)
     synthesis.check_voice = voices.check_usable
     books.check_voice = voices.check_usable  # a book's voice is checked as a stream's
     pb_grpc.add_VoicesServicer_to_server(voices, server)
@@ -129,12 +138,12 @@ def build_server(settings: Settings, deps: GatewayDeps | None = None) -> tuple[g
     reflection.enable_server_reflection(names, server)
     address = f"{settings.gateway.host}:{settings.gateway.port}"
     try:
-        port = server.add_insecure_port(address)
+        port = add_port(server, settings.gateway, address)
     except RuntimeError as exc:
         raise Unavailable(f"cannot listen on {address} (port in use, or not an address of this host)") from exc
     if settings.metrics.gateway_port and settings.redis.url:
         deps.metrics.watch_backlog(settings.redis.url)
-    deps.metrics.serve(settings.metrics.gateway_port, settings.gateway.host)
+    deps.metrics.serve(settings.metrics.gateway_port, settings.metrics.host)
     _running[server] = _Running(deps, health_servicer, synthesis, voices)
     return server, port
 
@@ -166,7 +175,9 @@ def _log_start(settings: Settings, deps: GatewayDeps, port: int) -> None:
                     "SynthesizeRequest.bundle_id is not checked")
     else:
         log.info("serving bundle %s (edge files: %s)", deps.edge.bundle_id, ", ".join(deps.edge.known_paths()))
-    log.info("gateway listening on %s:%d", settings.gateway.host, port)
+    log.info("gateway listening on %s:%d (%s)", settings.gateway.host, port,
+             "TLS, client certificates required" if settings.gateway.tls_client_ca_file
+             else "TLS" if settings.gateway.tls_cert_file else "plaintext")
 
 
 async def _serve(settings: Settings) -> None:
@@ -175,7 +186,8 @@ async def _serve(settings: Settings) -> None:
         await deps.redis.ping()
     except Exception as exc:
         await deps.aclose()
-        raise Unavailable(f"cannot reach Redis at {settings.redis.url} ({type(exc).__name__}: {exc})") from None
+        raise Unavailable(f"cannot reach Redis at {mask_url(settings.redis.url)} ({type(exc).__name__}: "
+                          f"{redact(str(exc))})") from None
     try:
         server, port = build_server(settings, deps)
     except BaseException:
@@ -187,6 +199,8 @@ async def _serve(settings: Settings) -> None:
     signals = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, signals.put_nowait, sig)
+    if isinstance(deps.keys, KeyRing):
+        loop.add_signal_handler(signal.SIGHUP, deps.keys.reload)  # edits are also seen on the next call
     first = await signals.get()
     log.info("%s: draining (up to %g s; signal again to stop now)", signal.Signals(first).name,
              SHUTDOWN_GRACE_SECONDS)

@@ -17,16 +17,18 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import grpc
 
 from orchestrator.auth import current_tenant
 from orchestrator.background import BackgroundWrites
+from orchestrator.imports import ImportSlots, read_bounded_archive
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles
-from orchestrator.voice_archive import MAX_ARCHIVE_BYTES, read_archive, write_archive
+from orchestrator.quotas import StoredQuotas
+from orchestrator.voice_archive import MAX_ARCHIVE_BYTES, write_archive
 from orchestrator.voice_store import VoiceStore
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
@@ -103,6 +105,10 @@ class VoicesServicer(pb_grpc.VoicesServicer):
     enqueue: Callable[[VoiceTask], Awaitable[None]]
     metrics: GatewayMetrics
     edge: EdgeFiles | None = None
+    imports: ImportSlots = field(default_factory=ImportSlots)
+    """Shared with Books.SubmitBook: uploads held in memory at once."""
+    quotas: StoredQuotas | None = None
+    """Per-tenant cap on registered voices (None: none)."""
 
     def __post_init__(self) -> None:
         self.active = 0
@@ -119,6 +125,8 @@ class VoicesServicer(pb_grpc.VoicesServicer):
         name, language = validate_name(meta.name), validate_language(meta.language)
         transcript = validate_transcript(meta.transcript)
         self._check_size(meta.size_bytes)
+        if self.quotas is not None:
+            await self.quotas.check_voices(tenant)
         audio = await self._read_clip(requests, required=True)
         task = VoiceTask(registration_id=new_id(), tenant=tenant, voice_id=new_id(), mode="create",
                          language=language, transcript=transcript, name=name, enqueued_at=time.time())
@@ -179,17 +187,26 @@ class VoicesServicer(pb_grpc.VoicesServicer):
 
     async def ImportVoices(self, requests: AsyncIterator[pb.ImportVoicesRequest],
                            context: grpc.aio.ServicerContext) -> pb.ImportVoicesResponse:
+        with self.imports.slot("ImportVoices"):  # the whole file is held in memory
+            return await self._import_voices(requests)
+
+    async def _import_voices(self, requests: AsyncIterator[pb.ImportVoicesRequest]) -> pb.ImportVoicesResponse:
         tenant = current_tenant()
+        cap = min(self.settings.max_voice_archive_bytes, MAX_ARCHIVE_BYTES)
         options = (await _first(requests, "options", "ImportVoices")).options
         pieces, size = [], 0
         async for request in requests:
             if request.WhichOneof("part") != "data":
                 raise InvalidArgument("ImportVoices: after `options`, every message must be a `data` piece")
             size += len(request.data)
-            if size > MAX_ARCHIVE_BYTES:
-                raise InvalidArgument(f"the voices file must be at most {MAX_ARCHIVE_BYTES} bytes; given more")
+            if size > cap:  # refused before the rest is received
+                raise InvalidArgument(f"the voices file must be at most {cap} bytes (`max_voice_archive_bytes`); "
+                                      "given more")
             pieces.append(request.data)
-        records = await asyncio.to_thread(read_archive, b"".join(pieces))
+        records = await asyncio.to_thread(read_bounded_archive, b"".join(pieces), cap)
+        if self.quotas is not None:  # new ids only: replacing a voice one already has adds nothing
+            have = set(await self.store.all_ids(tenant))
+            await self.quotas.check_voices(tenant, sum(r["voice_id"].decode() not in have for r in records))
         imported, skipped = await self.store.import_records(tenant, records, options.replace_existing)
         log.info("tenant %s imported %d voices (%d skipped)", tenant, len(imported), len(skipped))
         return pb.ImportVoicesResponse(imported_voice_ids=imported, skipped_voice_ids=skipped)

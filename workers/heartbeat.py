@@ -15,6 +15,7 @@ import time
 from typing import Final
 
 from relaytts.keys import worker_heartbeat_key
+from relaytts.redact import mask_url
 from relaytts.settings import Settings, WorkerSettings
 
 __all__ = ["HEARTBEAT_INTERVAL_SECONDS", "HEARTBEAT_TTL_SECONDS", "Heartbeat", "check", "heartbeat_name", "host_name",
@@ -115,7 +116,7 @@ def read(settings: Settings, hostname: str | None = None) -> str | None:
         finally:
             client.close()
     except redis.RedisError as exc:
-        log.warning("cannot read the heartbeat from %s: %s", settings.redis.url, exc)
+        log.warning("cannot read the heartbeat from %s: %s", mask_url(settings.redis.url), exc)
         return None
     return value.decode() if value is not None else None
 

@@ -115,8 +115,9 @@ def serve(settings: Settings) -> WSGIServer | None:
         raise RuntimeError(f"{MULTIPROC_ENV} is not set; call prepare_multiprocess_dir() first")
     from prometheus_client import start_http_server
 
-    server, _thread = start_http_server(settings.metrics.worker_port, registry=_registry())
-    log.info("metrics on :%d/metrics", settings.metrics.worker_port)
+    host = settings.metrics.host.strip("[]")  # loopback unless set: /metrics tells job counts to anyone
+    server, _thread = start_http_server(settings.metrics.worker_port, addr=host, registry=_registry())
+    log.info("metrics on %s:%d/metrics", host, settings.metrics.worker_port)
     return server
 
 

@@ -93,6 +93,7 @@ def start_gateway(redis_url, tmp_path) -> Iterator[Callable[..., Gateway]]:
         if keys_file:
             path = tmp_path / "keys.json"
             path.write_text(json.dumps({ALICE: "alice", BOB: "bob"}))
+            path.chmod(0o600)  # the gateway refuses a key file every user can read
             gateway["api_keys_file"] = str(path)
         settings = Settings(
             redis=RedisSettings(url=redis_url, stream_ttl_seconds=600),

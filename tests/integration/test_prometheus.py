@@ -326,14 +326,18 @@ def compose_service(name: str) -> dict:
 
 
 def test_compose_gateway_healthcheck_probes_grpc_health(system):
-    test = compose_service("gateway")["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "python", "-c"]
-    code = test[3].replace("127.0.0.1:50051", system.gateway_address)
-    assert code != test[3], "the probe no longer dials 127.0.0.1:50051"
-    ok = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    spec = compose_service("gateway")
+    test = spec["healthcheck"]["test"]
+    assert test == ["CMD", "relaytts", "gateway", "--check"]
+    assert spec["environment"]["RELAYTTS_EDGE_CA_FILE"] == "/run/secrets/gateway_tls_ca"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYTTS_")}
+    command = [sys.executable, "-m", "relaytts.cli", *test[2:]]
+    # This system serves plaintext; tests/integration/test_security.py probes a TLS gateway the same way.
+    ok = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                        env=env | {"RELAYTTS_GATEWAY_PORT": str(system.settings.gateway.port)})
     assert ok.returncode == 0, ok.stderr
-    down = subprocess.run([sys.executable, "-c", code.replace(system.gateway_address, f"127.0.0.1:{free_port()}")],
-                          capture_output=True, text=True, timeout=30)
+    down = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                          env=env | {"RELAYTTS_GATEWAY_PORT": str(free_port())})
     assert down.returncode != 0
 
 

@@ -38,6 +38,7 @@ def system(fixture_bundle, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("system")
     key_file = run_dir / "keys.json"
     key_file.write_text(json.dumps({ALICE: "alice", BOB: "bob"}))
+    key_file.chmod(0o600)  # the gateway refuses a key file every user can read
     settings = load_settings(environ={}, overrides={
         "worker.bundle": str(fixture_bundle.root), "gateway.bundle": str(fixture_bundle.root),
         "gateway.port": free_port(), "gateway.api_keys_file": str(key_file),

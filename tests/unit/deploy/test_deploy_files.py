@@ -65,7 +65,12 @@ def container_env(container: dict, configmaps: dict[str, dict[str, str]]) -> dic
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         env |= configmaps[source["configMapRef"]["name"]]
-    env |= {item["name"]: item["value"] for item in container.get("env", [])}
+    for item in container.get("env", []):
+        if "value" in item:  # Kubernetes expands $(NAME) of variables defined before it
+            env[item["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"])
+        else:  # from a Secret: a placeholder that names it
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = f"secret-{ref['name']}-{ref['key']}"
     return env
 
 
@@ -216,11 +221,9 @@ def test_compose_gateway_ports_and_probe_match_the_settings():
     assert settings.gateway.host == "0.0.0.0"  # reachable from other containers (and /metrics with it)
     assert settings.gateway.port == DEFAULTS.gateway.port
     assert settings.metrics.gateway_port == DEFAULTS.metrics.gateway_port
-    assert f"{settings.gateway.port}:{settings.gateway.port}" in gateway["ports"]
-    probe = gateway["healthcheck"]["test"]
-    assert probe[:3] == ["CMD", "python", "-c"] and "grpc_health" in probe[3]
-    assert f"127.0.0.1:{settings.gateway.port}" in probe[3]
-    assert settings.gateway.api_keys_file == "/run/secrets/api_keys" and gateway["secrets"] == ["api_keys"]
+    assert any(p.endswith(f":{settings.gateway.port}:{settings.gateway.port}") for p in gateway["ports"])
+    assert gateway["healthcheck"]["test"] == ["CMD", "relaytts", "gateway", "--check"]  # gRPC health over TLS
+    assert settings.gateway.api_keys_file == "/run/secrets/api_keys" and "api_keys" in gateway["secrets"]
     assert env["RELAYTTS_GATEWAY_BUNDLE"] == "/bundle" and any(v.endswith(":/bundle:ro") for v in gateway["volumes"])
 
 
@@ -342,13 +345,13 @@ def test_k8s_gateway_listens_on_the_settings_ports_with_grpc_probes():
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"grpc": settings.gateway.port, "metrics": settings.metrics.gateway_port}
     assert settings.gateway.port == DEFAULTS.gateway.port
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"]["port"] == settings.gateway.port, probe
+    for probe in ("readinessProbe", "livenessProbe"):  # grpc probes cannot speak TLS
+        assert container[probe]["exec"]["command"] == ["relaytts", "gateway", "--check"], probe
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert str(Path(settings.gateway.api_keys_file).parent) in mounts and settings.gateway.bundle in mounts
     service = k8s_object("Service", "relaytts-gateway")
     grpc_port = next(p for p in service["spec"]["ports"] if p["name"] == "grpc")
-    assert grpc_port["port"] == settings.gateway.port and grpc_port["appProtocol"] == "kubernetes.io/h2c"
+    assert grpc_port["port"] == settings.gateway.port and "appProtocol" not in grpc_port  # not h2c: TLS
 
 
 @pytest.mark.parametrize("name", K8S_WORKERS)
@@ -368,6 +371,14 @@ def test_k8s_worker_gets_a_gpu_probes_its_heartbeat_and_has_time_to_requeue(name
     assert {p["containerPort"] for p in container["ports"]} == {settings.metrics.worker_port}
 
 
+def k8s_redis_url() -> str:
+    """The Redis URL every relaytts container uses (the same in each; built from the password Secret)."""
+    urls = {container_env(c, configmaps())["RELAYTTS_REDIS_URL"] for m in manifests()
+            if m["kind"] == "Deployment" for c in m["spec"]["template"]["spec"]["containers"]}
+    assert len(urls) == 1, urls
+    return urls.pop()
+
+
 def test_k8s_redis_persists_never_evicts_and_is_where_the_settings_point():
     redis = k8s_object("StatefulSet", "redis")
     (container,) = redis["spec"]["template"]["spec"]["containers"]
@@ -375,7 +386,7 @@ def test_k8s_redis_persists_never_evicts_and_is_where_the_settings_point():
     assert "--appendonly yes" in args and "--maxmemory-policy noeviction" in args
     (claim,) = redis["spec"]["volumeClaimTemplates"]
     assert {"name": claim["metadata"]["name"], "mountPath": "/data"} in container["volumeMounts"]
-    url = urlparse(configmaps()["relaytts-settings"]["RELAYTTS_REDIS_URL"])
+    url = urlparse(k8s_redis_url())
     service = k8s_object("Service", url.hostname)
     assert service["spec"]["ports"][0]["port"] == url.port == 6379
     assert redis["spec"]["serviceName"] == url.hostname
@@ -411,7 +422,7 @@ def test_keda_scales_each_worker_on_the_lists_of_its_queue():
 
 def test_keda_reads_the_redis_the_settings_name():
     namespace = load_yaml(K8S / "kustomization.yaml")["namespace"]
-    url = urlparse(configmaps()["relaytts-settings"]["RELAYTTS_REDIS_URL"])
+    url = urlparse(k8s_redis_url())
     for obj in scaled_objects().values():
         for trigger in obj["spec"]["triggers"]:
             meta = trigger["metadata"]
@@ -486,3 +497,73 @@ def test_dashboard_covers_the_operations_views():
                    "max by (queue) (relaytts_queue_oldest_age_seconds)", "relaytts_books_open",
                    'relaytts_open_book_segments{state=\\"done\\"}', "relaytts_book_segments_total"):
         assert needle in text, needle
+
+
+# --- security (docs/operations.md, "Security") ---------------------------------------------------------
+
+
+def test_compose_locks_down_redis_tls_and_the_consoles():
+    services = compose()["services"]
+    redis_command = services["redis"]["command"]
+    assert redis_command[redis_command.index("--requirepass") + 1] == "${REDIS_PASSWORD:?set REDIS_PASSWORD}"
+    for name in ("gateway", *COMPOSE_WORKERS):
+        url = urlparse(services[name]["environment"]["RELAYTTS_REDIS_URL"])
+        assert url.password == "${REDIS_PASSWORD}", name
+    gateway = services["gateway"]
+    settings = load_settings(environ=relaytts_env(gateway["environment"]))
+    secrets = {f"/run/secrets/{name}" for name in gateway["secrets"]}
+    assert {settings.gateway.tls_cert_file, settings.gateway.tls_key_file, settings.edge.ca_file} <= secrets
+    assert all(name in compose()["secrets"] for name in gateway["secrets"])
+    assert gateway["ports"] == ["${GATEWAY_PUBLISH:-127.0.0.1}:50051:50051"]  # loopback unless chosen
+    assert "--web.enable-lifecycle" not in services["prometheus"]["command"]
+    assert ":?" in services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]  # no admin/admin default
+    for name in ("gateway", *COMPOSE_WORKERS):  # scraped over the compose network, no host port
+        assert load_settings(environ=relaytts_env(services[name]["environment"])).metrics.host == "0.0.0.0"
+
+
+def test_k8s_redis_needs_the_secret_password_and_runs_locked_down():
+    redis = k8s_object("StatefulSet", "redis")
+    spec = redis["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    args = container["args"]
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    env = container_env(container, configmaps())
+    assert env["REDIS_PASSWORD"] == env["REDISCLI_AUTH"] == "secret-relaytts-redis-password"
+    assert spec["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]
+    assert urlparse(k8s_redis_url()).password == "secret-relaytts-redis-password"
+    assert "RELAYTTS_REDIS_URL" not in configmaps()["relaytts-settings"]  # never in a ConfigMap
+    auth = k8s_object("TriggerAuthentication", "relaytts-redis")
+    assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "relaytts-redis", "key": "password"}]
+    for obj in scaled_objects().values():
+        assert all(t["authenticationRef"]["name"] == "relaytts-redis" for t in obj["spec"]["triggers"])
+
+
+def test_k8s_network_policy_lets_only_the_gateway_and_workers_reach_redis():
+    policy = k8s_object("NetworkPolicy", "redis")
+    redis_labels = k8s_object("StatefulSet", "redis")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+    (pods,) = [p["podSelector"] for p in rule["from"] if "podSelector" in p]
+    (expression,) = pods["matchExpressions"]
+    allowed = set(expression["values"])
+    for m in manifests():
+        if m["kind"] == "Deployment":
+            assert m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] in allowed
+
+
+def test_k8s_gateway_serves_the_cert_manager_certificate_and_reads_secrets_not_world_readable():
+    spec = pod_spec("Deployment", "relaytts-gateway")
+    (container,) = spec["containers"]
+    settings = load_settings(environ=relaytts_env(container_env(container, configmaps())))
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    certificate = k8s_object("Certificate", "relaytts-gateway-tls")
+    tls_volume = volumes[mounts[str(Path(settings.gateway.tls_cert_file).parent)]]
+    assert tls_volume["secret"]["secretName"] == certificate["spec"]["secretName"]
+    assert Path(settings.gateway.tls_key_file).parent == Path(settings.gateway.tls_cert_file).parent
+    assert settings.edge.server_name in certificate["spec"]["dnsNames"]
+    keys_volume = volumes[mounts[str(Path(settings.gateway.api_keys_file).parent)]]
+    for volume in (tls_volume, keys_volume):
+        assert volume["secret"]["defaultMode"] & 0o007 == 0  # the gateway refuses a world-readable key file
+    assert container["securityContext"]["readOnlyRootFilesystem"]
