@@ -56,6 +56,8 @@ class JobStore:
                 "voice": job.voice,
                 "language": job.language,
                 "epoch": 0,
+                # what a reaper sends again when the worker running the job is lost (orchestrator.reaper)
+                "payload": job.to_json(),
             })
             pipe.expire(key, self.ttl_seconds)
             await pipe.execute()

@@ -86,6 +86,10 @@ class WorkerSettings:
     """Tokens in a job's first chunk (small, for time to first audio)."""
     chunk_tokens: int = 25
     """Tokens in every later chunk."""
+    lease_seconds: float = 4.0
+    """A running job's lease: its worker process renews it several times per period; a job whose lease
+    lapses (worker killed, host lost) is requeued by a gateway's reaper under a new epoch and continues
+    from its resume point."""
 
 
 @dataclass(frozen=True)
