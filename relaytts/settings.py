@@ -122,6 +122,9 @@ class BooksSettings:
     """Largest book file ``SubmitBook`` accepts (bytes; EPUB images count)."""
     max_text_chars: int = 5000000
     """Most characters of text a book may hold once extracted from its file."""
+    max_expanded_bytes: int = 134217728
+    """Most bytes an EPUB may expand to (all its files, as its ZIP directory declares them), checked before
+    anything is expanded; a zip bomb is refused with INVALID_ARGUMENT naming this limit."""
     batch_concurrency: int = 1
     """Processes of the separate ``t2s.batch`` worker that ``relaytts up`` starts (0 = none: books wait)."""
     batch_nice: int = 10

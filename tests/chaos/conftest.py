@@ -61,8 +61,9 @@ def chaos_settings(bundle_root: Path, **overrides: object):
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def system(fixture_bundle, tmp_path_factory):
+    """One system for every drill that uses it; a drill leaves it as it found it (workers respawned)."""
     with EmbeddedSystem(chaos_settings(fixture_bundle.root), tmp_path_factory.mktemp("chaos")).start() as running:
         yield running
 
