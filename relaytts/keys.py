@@ -18,6 +18,7 @@ __all__ = [
     "job_stream_key",
     "leased_jobs_key",
     "open_books_key",
+    "request_key",
     "tenant_books_key",
     "tenant_voices_key",
     "voice_key",
@@ -54,6 +55,11 @@ def leased_jobs_key() -> str:
     """Sorted set of job ids that a worker has leased (by lease time): what a reaper scans
     (``orchestrator.reaper``); ended and expired jobs are removed by the reaper."""
     return f"{PREFIX}:jobs:leased"
+
+
+def request_key(tenant: str, request_id: str) -> str:
+    """The job id a tenant's idempotency key (``SynthesizeRequest.request_id``) started; lives the stream TTL."""
+    return f"{PREFIX}:tenant:{tenant}:request:{request_id}"
 
 
 def worker_heartbeat_key(hostname: str) -> str:

@@ -112,6 +112,9 @@ class EdgeSettings:
     """Where fetched vocoder files are cached; empty = ~/.cache/relaytts."""
     timeout_seconds: float = 30.0
     """Default deadline of unary calls and of waiting for each streamed chunk."""
+    resume_budget_seconds: float = 60.0
+    """How long a client keeps resuming a dropped stream (exponential backoff with jitter, at most 5 s
+    apart) without a new chunk before it gives up: rides out gateway, worker and Redis restarts."""
 
 
 @dataclass(frozen=True)
