@@ -35,6 +35,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _skipped.append(report.nodeid)
 
 
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped:  # a whole module skipped at import (``pytest.skip(allow_module_level=True)``)
+        _skipped.append(report.nodeid)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
     if _skipped and not config.getoption("allow_skips"):
         terminalreporter.write_sep("=", f"{len(_skipped)} skipped: the run fails (see -ra above for why; "
