@@ -193,7 +193,8 @@ async def _serve(settings: Settings) -> None:
     _log_start(settings, deps, port)
     # Every gateway reaps: jobs whose worker was lost are requeued within seconds (safe with several).
     reaper = asyncio.ensure_future(
-        Reaper(deps.redis, deps.enqueuer.enqueue, settings.worker.lease_seconds).run())
+        Reaper(deps.redis, deps.enqueuer.enqueue, settings.worker.lease_seconds,
+               on_reap=deps.metrics.jobs_requeued.inc).run())
     loop = asyncio.get_running_loop()
     signals = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM):

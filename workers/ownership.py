@@ -38,15 +38,16 @@ RENEWALS_PER_LEASE: Final = 4
 """Renewals per lease lifetime: three can be missed (a busy CPU, a slow Redis) before a reaper may act."""
 
 # KEYS[1] lease key, KEYS[2] job hash; ARGV[1] the holder's epoch, ARGV[2] TTL (ms), ARGV[3] holder (host:pid)
-# Renews only a lease that is still this epoch's, or writes it (and names the holder on the job hash) when
-# it is absent and the job hash still names this epoch; never resurrects a lease over a newer epoch.
+# Renews a lease that is this epoch's; takes it (and names the holder on the job hash) when it is absent or
+# an older epoch's (a Celery redelivery after a child was killed) while the job hash names this epoch;
+# never resurrects a lease for an epoch that was fenced.
 RENEW_SCRIPT: Final = """
 local held = redis.call('GET', KEYS[1])
 if held == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if not held and redis.call('HGET', KEYS[2], 'epoch') == ARGV[1] then
+if (not held or tonumber(held) < tonumber(ARGV[1])) and redis.call('HGET', KEYS[2], 'epoch') == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   redis.call('HSET', KEYS[2], 'worker', ARGV[3])
   return 1

@@ -71,3 +71,11 @@ def test_a_fenced_delivery_cannot_renew_its_lease(redis_url):
     r.hset(keys.job_key(JOB.job_id), "epoch", 2)  # a reaper fenced epoch 1 meanwhile
     with leases.hold(JOB.job_id, 1):
         assert r.get(keys.job_lease_key(JOB.job_id)) is None
+
+
+def test_a_redelivery_takes_over_the_lease_of_the_killed_epoch_at_once(redis_url):
+    r = running_job(redis_url, epoch=2)  # Celery redelivered after a child was killed holding epoch 1
+    r.set(keys.job_lease_key(JOB.job_id), 1, px=60_000)
+    with Leases(r, lease_seconds=5.0).hold(JOB.job_id, 2):
+        assert r.get(keys.job_lease_key(JOB.job_id)) == b"2"
+        assert asyncio.run(reap(redis_url)) == []
