@@ -72,6 +72,7 @@ class Reaper:
         self.grace = lease_seconds / 2
         self.on_reap = on_reap
         self._unowned_since: dict[tuple[str, bytes], float] = {}
+        self._no_payload: set[str] = set()
         self._reap = redis.register_script(REAP_SCRIPT)
 
     async def run(self) -> None:
@@ -120,10 +121,13 @@ class Reaper:
 
     async def _requeue(self, job_id: str, epoch: bytes) -> bool:
         payload = await self.redis.hget(job_key(job_id), "payload")
-        if payload is None:
-            log.warning(
-                "job %s: its worker was lost but the job hash holds no payload; left to the visibility timeout", job_id
-            )
+        if payload is None:  # a job from a gateway older than reaping: said once
+            if job_id not in self._no_payload:
+                self._no_payload.add(job_id)
+                log.warning(
+                    "job %s: its worker was lost but the job hash holds no payload; left to the visibility timeout",
+                    job_id,
+                )
             return False
         fence = await self._reap(
             keys=[job_key(job_id), job_lease_key(job_id), leased_jobs_key()], args=[epoch, job_id, repr(time.time())]
