@@ -258,9 +258,10 @@ class EmbeddedSystem:
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Gateway first (it drains its streams while Redis and the workers still run), then the workers,
         then redis-server; whatever outlives ``grace`` is killed with its whole process group."""
+        deadline = time.monotonic() + grace  # one grace for both steps: `up` ends within it (plus Redis' save)
         gateways = [c for c in self.children if c.name == "gateway"]
         self._terminate(gateways, grace)
-        self._terminate([c for c in self.children if c not in gateways], grace)
+        self._terminate([c for c in self.children if c not in gateways], max(1.0, deadline - time.monotonic()))
         self.children.clear()
         if self.redis is not None:
             self.redis.stop()
