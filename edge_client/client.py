@@ -14,7 +14,8 @@ goes quiet that long is treated as a dropped connection. A dropped connection (U
 stream, a stall, a stream that ends before its final chunk) is resumed transparently with
 ``Resume(job_id, last_seq)``, waiting ``retry_backoff * 2**n`` seconds (jittered, at most 5 s) between
 attempts, for up to ``resume_budget`` seconds without a new chunk (default 60 s: long enough to ride out
-a gateway restart, a lost worker or a Redis restart; ``max_retries`` can cap the attempts as well).
+a gateway restart, a lost worker or a Redis restart), and at least ``MIN_RESUME_ATTEMPTS`` (5) times
+whatever they take (each may wait ``timeout`` for a chunk); ``max_retries`` can cap the attempts.
 The job id comes from the ``relaytts-job-id`` initial metadata of ``Synthesize`` (sent by the gateway
 before the first chunk) or from the first chunk. Every ``Synthesize`` carries an idempotency key
 (``request_id``, a fresh one per utterance), so a stream cut before the job id arrived is retried with
@@ -89,6 +90,8 @@ DEFAULT_RESUME_BUDGET_SECONDS: float = EdgeSettings.resume_budget_seconds
 (``RELAYTTS_EDGE_RESUME_BUDGET_SECONDS``)."""
 DEFAULT_RETRY_BACKOFF_SECONDS = 0.25
 """Wait before the first resume; doubled for each further attempt."""
+MIN_RESUME_ATTEMPTS = 5
+"""Resume attempts in a row made before giving up, even when they take longer than the budget."""
 MAX_BACKOFF_SECONDS = 5.0
 """Cap on the wait between two resume attempts."""
 MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -238,7 +241,10 @@ class _Run:
         self.failures += 1
         waited = time.monotonic() - self.progress_at
         wait = backoff_seconds(self.failures, self.retry_backoff)
-        if waited + wait > self.resume_budget or (self.max_retries is not None and self.failures > self.max_retries):
+        # Give up once the budget is spent, but never before MIN_RESUME_ATTEMPTS (an attempt can itself wait
+        # up to `timeout` for a chunk, so on a slow system a few attempts may take the whole budget).
+        spent = waited + wait > self.resume_budget and self.failures > MIN_RESUME_ATTEMPTS
+        if spent or (self.max_retries is not None and self.failures > self.max_retries):
             reason = str(error) if error else "the stream ended before the final chunk"
             raise Unavailable(f"{what}: {reason}; gave up after {self.failures - 1} resume attempts over "
                               f"{waited:.0f} s (`resume_budget` {self.resume_budget:g} s)")

@@ -330,9 +330,9 @@ def test_a_drop_before_the_job_is_known_is_resent_with_the_same_idempotency_key(
 def test_a_drop_is_given_up_once_the_resume_budget_is_spent(address, warm_cache, gateway):
     gateway.breaks = [2] + [0] * 1000
     with Client(address, cache_dir=warm_cache, retry_backoff=0.05, resume_budget=0.5) as client:
-        with pytest.raises(Unavailable, match=r"gave up after \d+ resume attempts over 0 s \(`resume_budget` 0.5 s\)"):
+        with pytest.raises(Unavailable, match=r"gave up after \d+ resume attempts over \d+ s \(`resume_budget` 0.5"):
             speak(client)
-    assert 2 <= len(gateway.resumes) < 20
+    assert 5 <= len(gateway.resumes) < 20  # at least MIN_RESUME_ATTEMPTS, then the budget decides
 
 
 @pytest.mark.parametrize("crash_after", [2, 3, 5])
