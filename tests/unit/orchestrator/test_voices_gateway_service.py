@@ -1,4 +1,5 @@
-"""The Voices service's side of docs/protocol.md §5 against a real Redis; the test stands in for the worker.
+"""The Voices service's side of docs/protocol.md §5 against a real Redis; the test stands in for the worker
+(a unit test of the gateway: real-process voice registration is in tests/integration/test_voices.py).
 
 The gateway runs in-process (``tests.unit.orchestrator.test_gateway_service.Gateway``). Where a worker would run,
 the test reads the Celery message the gateway put on the ``voices`` list and writes what §5.2 says.
