@@ -160,8 +160,9 @@ class AsyncClient(_ClientBase):
         try:
             while not run.done:
                 method, message = run.next_call()
-                if method == "Synthesize":
-                    call = self._synthesis.Synthesize(message, metadata=self._metadata)
+                if method == "Synthesize":  # a retry (same request id) waits for a gateway to come back
+                    call = self._synthesis.Synthesize(message, metadata=self._metadata,
+                                                      wait_for_ready=run.failures > 0)
                 else:
                     call = self._synthesis.Resume(message, metadata=self._metadata, wait_for_ready=True)
                 error: RelayError | None = None

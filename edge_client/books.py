@@ -158,7 +158,7 @@ class BookClient:
 
     def watch(self, job_id: str) -> Iterator[JobEventState]:
         """Progress events until the job ends (the last one has ``final``); a dropped watch is resumed
-        (it restarts with a snapshot), at most ``client.max_retries`` times in a row."""
+        (it restarts with a snapshot), at most ``client.retry_limit`` times in a row."""
         failures = 0
         watchdog = _Watchdog()
         try:
@@ -179,7 +179,7 @@ class BookClient:
                 finally:
                     call.cancel()
                 failures += 1
-                if (error is not None and not isinstance(error, Unavailable)) or failures > self.client.max_retries:
+                if (error is not None and not isinstance(error, Unavailable)) or failures > self.client.retry_limit:
                     raise error or Unavailable(f"job {job_id}: the watch ended before the job did")
                 time.sleep(backoff_seconds(failures, self.client.retry_backoff))
         finally:
@@ -217,7 +217,7 @@ class BookClient:
                 if assembler.done:
                     break
                 failures += 1
-                if (error is not None and not isinstance(error, Unavailable)) or failures > self.client.max_retries:
+                if (error is not None and not isinstance(error, Unavailable)) or failures > self.client.retry_limit:
                     raise error or Unavailable(f"job {job_id}: segment {chapter}.{segment} ended early")
                 time.sleep(backoff_seconds(failures, self.client.retry_backoff))
         finally:

@@ -38,6 +38,13 @@ __all__ = ["say_command"]
 def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: str | None, lang: str,
                 seed: int | None, cache_dir: str | None, speed: float, edge_tls: dict[str, Any]) -> None:
     """Speak TEXT through the gateway; the vocoder runs here (fetched and cached on first use)."""
+    import signal
+
+    def terminated(signum: int, _frame: object) -> None:
+        # SIGTERM unwinds like Ctrl-C: the WAV sink deletes its partial file, the job is cancelled.
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         _say(text, voice, out, gateway, api_key, lang, seed, cache_dir, speed, edge_tls)
     except RelayError as exc:

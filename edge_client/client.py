@@ -12,11 +12,14 @@ Defaults protect the caller. Unary calls get a ``timeout`` deadline. Streams get
 (a long text takes long) but the same ``timeout`` bounds the wait for *each* chunk: a stream that
 goes quiet that long is treated as a dropped connection. A dropped connection (UNAVAILABLE, a reset
 stream, a stall, a stream that ends before its final chunk) is resumed transparently with
-``Resume(job_id, last_seq)``, at most ``max_retries`` times in a row (the count restarts whenever a
-new chunk arrives), waiting ``retry_backoff * 2**n`` seconds (jittered, at most 5 s) in between.
+``Resume(job_id, last_seq)``, waiting ``retry_backoff * 2**n`` seconds (jittered, at most 5 s) between
+attempts, for up to ``resume_budget`` seconds without a new chunk (default 60 s: long enough to ride out
+a gateway restart, a lost worker or a Redis restart), and at least ``MIN_RESUME_ATTEMPTS`` (5) times
+whatever they take (each may wait ``timeout`` for a chunk); ``max_retries`` can cap the attempts.
 The job id comes from the ``relaytts-job-id`` initial metadata of ``Synthesize`` (sent by the gateway
-before the first chunk) or from the first chunk; a failure before either is raised, not retried
-(re-sending the request would start a second job).
+before the first chunk) or from the first chunk. Every ``Synthesize`` carries an idempotency key
+(``request_id``, a fresh one per utterance), so a stream cut before the job id arrived is retried with
+the same key: the gateway re-attaches to the job that key started instead of starting a second one.
 
 Abandoning the iterator (``break``, an exception, Ctrl-C) cancels the stream and the job.
 
@@ -32,6 +35,7 @@ import math
 import random
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
@@ -80,10 +84,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS: float = EdgeSettings.timeout_seconds
 """Deadline of unary calls and of the wait for each streamed message (``RELAYTTS_EDGE_TIMEOUT_SECONDS``)."""
-DEFAULT_MAX_RETRIES = 5
-"""Resume attempts in a row (without a new chunk in between) before a dropped stream is given up."""
+DEFAULT_MAX_RETRIES: int | None = None
+"""Cap on resume attempts in a row (without a new chunk in between); None: only the budget counts."""
+DEFAULT_RESUME_BUDGET_SECONDS: float = EdgeSettings.resume_budget_seconds
+"""How long a dropped stream is retried without a new chunk before it is given up
+(``RELAYTTS_EDGE_RESUME_BUDGET_SECONDS``)."""
 DEFAULT_RETRY_BACKOFF_SECONDS = 0.25
 """Wait before the first resume; doubled for each further attempt."""
+MIN_RESUME_ATTEMPTS = 5
+"""Resume attempts in a row made before giving up, even when they take longer than the budget."""
 MAX_BACKOFF_SECONDS = 5.0
 """Cap on the wait between two resume attempts."""
 MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -178,15 +187,19 @@ class _Run:
     chunk, whether a drop is resumed (and after how long) or raised, and how the job ended."""
 
     def __init__(self, request: pb.SynthesizeRequest, assembler: ChunkAssembler, stats: PlaybackStats,
-                 max_retries: int, retry_backoff: float, gateway: str) -> None:
+                 max_retries: int | None, retry_backoff: float, gateway: str,
+                 resume_budget: float = DEFAULT_RESUME_BUDGET_SECONDS) -> None:
         self.request = request
         self.assembler = assembler
         self.stats = stats
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
+        self.resume_budget = resume_budget
         self.gateway = gateway
         self.failures = 0
         self.resumes = 0
+        self.progress_at = time.monotonic()
+        """When the last new chunk arrived (or the run started): the budget counts from here."""
 
     @property
     def job_id(self) -> str:
@@ -215,6 +228,7 @@ class _Run:
         pieces = self.assembler.feed(chunk)
         if self.assembler.last_seq > before:
             self.failures = 0
+            self.progress_at = time.monotonic()
         return pieces
 
     def on_drop(self, error: RelayError | None) -> float:
@@ -222,16 +236,24 @@ class _Run:
         before resuming, or raises when the job cannot be resumed."""
         if error is not None and not isinstance(error, Unavailable):
             raise error
-        if not self.job_id:
+        if not self.job_id and not self.request.request_id:  # without a key, a retry could start a second job
             raise error or Unavailable(f"gateway {self.gateway} ended the stream before the first chunk")
+        what = f"job {self.job_id}" if self.job_id else f"request {self.request.request_id}"
         self.failures += 1
-        if self.failures > self.max_retries:
+        waited = time.monotonic() - self.progress_at
+        wait = backoff_seconds(self.failures, self.retry_backoff)
+        # Give up once the budget is spent, but never before MIN_RESUME_ATTEMPTS (an attempt can itself wait
+        # up to `timeout` for a chunk, so on a slow system a few attempts may take the whole budget).
+        spent = waited + wait > self.resume_budget and self.failures > MIN_RESUME_ATTEMPTS
+        if spent or (self.max_retries is not None and self.failures > self.max_retries):
             reason = str(error) if error else "the stream ended before the final chunk"
-            raise Unavailable(f"job {self.job_id}: {reason}; gave up after {self.max_retries} resume attempts")
+            raise Unavailable(f"{what}: {reason}; gave up after {self.failures - 1} resume attempts over "
+                              f"{waited:.0f} s (`resume_budget` {self.resume_budget:g} s)")
         self.resumes += 1
-        log.warning("job %s: stream dropped after seq %d (%s); resuming (attempt %d of %d)", self.job_id,
-                    self.assembler.last_seq, error or "ended early", self.failures, self.max_retries)
-        return backoff_seconds(self.failures, self.retry_backoff)
+        log.warning("%s: stream dropped after seq %d (%s); resuming in %.1f s (attempt %d, %.0f s of the %g s "
+                    "budget used)", what, self.assembler.last_seq, error or "ended early", wait, self.failures,
+                    waited, self.resume_budget)
+        return wait
 
     def outcome(self, cancelled_here: set[str]) -> None:
         """Raise for a failed job, or one cancelled by someone other than this client."""
@@ -253,15 +275,18 @@ class _ClientBase:
 
     def __init__(self, gateway: str, api_key: str | None = None, cache_dir: str | Path | None = None,
                  timeout: float = DEFAULT_TIMEOUT_SECONDS, *, credentials: grpc.ChannelCredentials | None = None,
-                 max_retries: int = DEFAULT_MAX_RETRIES, retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
+                 max_retries: int | None = DEFAULT_MAX_RETRIES, retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
+                 resume_budget: float = DEFAULT_RESUME_BUDGET_SECONDS,
                  style_cache_entries: int = DEFAULT_STYLE_CACHE_ENTRIES,
                  security: TransportSecurity | None = None) -> None:
         if not gateway:
             raise InvalidArgument("`gateway` must be host:port; given an empty string")
         if not (timeout > 0 and math.isfinite(timeout)):
             raise InvalidArgument(f"`timeout` must be a positive number of seconds; given {timeout!r}")
-        if max_retries < 0:
-            raise InvalidArgument(f"`max_retries` must be at least 0; given {max_retries}")
+        if max_retries is not None and max_retries < 0:
+            raise InvalidArgument(f"`max_retries` must be at least 0 (or None); given {max_retries}")
+        if not (resume_budget >= 0 and math.isfinite(resume_budget)):
+            raise InvalidArgument(f"`resume_budget` must be a number of seconds >= 0; given {resume_budget!r}")
         if not 0 <= style_cache_entries <= MAX_CACHED_VOICE_HASHES:  # all of them are announced per request
             raise InvalidArgument(f"`style_cache_entries` must be in [0, {MAX_CACHED_VOICE_HASHES}]; given "
                                   f"{style_cache_entries}")
@@ -269,6 +294,7 @@ class _ClientBase:
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
+        self.resume_budget = float(resume_budget)
         self.cache = ModelCache(cache_dir)
         self.styles = StyleCache(style_cache_entries)
         self.last_job_id: str | None = None
@@ -282,6 +308,14 @@ class _ClientBase:
         self._loaded: tuple[ModelInfo, Vocoder] | None = None
         self._cancelled: set[str] = set()
 
+    @property
+    def retry_limit(self) -> int:
+        """Attempts in a row for the streams that count attempts (book watches and segments): ``max_retries``,
+        else about as many as the resume budget holds at the longest backoff, plus the short first ones."""
+        if self.max_retries is not None:
+            return self.max_retries
+        return max(1, math.ceil(self.resume_budget / MAX_BACKOFF_SECONDS) + 4)
+
     @classmethod
     def from_settings(cls, settings: EdgeSettings, **kwargs: Any) -> Self:
         """A client configured by ``RELAYTTS_EDGE_*`` settings (``relaytts.settings.load_settings().edge``)."""
@@ -289,6 +323,7 @@ class _ClientBase:
             tls=settings.tls, ca_file=settings.ca_file, server_name=settings.server_name,
             client_cert_file=settings.client_cert_file, client_key_file=settings.client_key_file,
             allow_plaintext_key=settings.allow_plaintext_key))
+        kwargs.setdefault("resume_budget", settings.resume_budget_seconds)
         return cls(settings.gateway, api_key=settings.api_key or None, cache_dir=settings.cache_dir or None,
                    timeout=settings.timeout_seconds, **kwargs)
 
@@ -300,7 +335,8 @@ class _ClientBase:
         """Validate what can be checked here and build the request (bundle id and hashes come later)."""
         if not text or not text.strip():
             raise InvalidArgument("`text` must not be empty")
-        request = pb.SynthesizeRequest(text=text, language=language, voice=voice)
+        # A fresh idempotency key per utterance: a retry after a cut before the job id arrived re-attaches.
+        request = pb.SynthesizeRequest(text=text, language=language, voice=voice, request_id=uuid.uuid4().hex)
         params = sampling_to_pb(sampling, seed)
         if params is not None:
             request.sampling.CopyFrom(params)
@@ -315,7 +351,8 @@ class _ClientBase:
         del request.cached_voice_hashes[:]
         request.cached_voice_hashes.extend(assembler.announced_voice_hashes)
         stats = PlaybackStats(live=live, started_at=time.monotonic())
-        return _Run(request, assembler, stats, self.max_retries, self.retry_backoff, self.gateway)
+        return _Run(request, assembler, stats, self.max_retries, self.retry_backoff, self.gateway,
+                    self.resume_budget)
 
     def _error(self, exc: grpc.RpcError, method: str) -> RelayError:
         error = map_rpc_error(exc, method, self.gateway)
@@ -401,7 +438,9 @@ class Client(VoicesMixin, _ClientBase):
     - ``security``: ``edge_client.tls.TransportSecurity`` (TLS, CA file, server name, client certificate);
       without TLS an ``api_key`` is only sent to a loopback gateway unless ``allow_plaintext_key``;
     - ``credentials``: ready-made ``grpc.ssl_channel_credentials(...)`` instead (default: from ``security``);
-    - ``max_retries`` / ``retry_backoff``: resume attempts in a row and the first wait between them;
+    - ``resume_budget``: seconds a dropped stream is retried without a new chunk (default 60);
+    - ``retry_backoff`` / ``max_retries``: the first wait between attempts (doubled, at most 5 s) and an
+      optional cap on attempts in a row;
     - ``style_cache_entries``: style vectors kept by voice hash (announced so the gateway skips them).
 
     ``Client.from_settings(load_settings().edge)`` builds one from ``RELAYTTS_EDGE_*``.
@@ -497,8 +536,9 @@ class Client(VoicesMixin, _ClientBase):
         try:
             while not run.done:
                 method, message = run.next_call()
-                if method == "Synthesize":
-                    call = self._synthesis.Synthesize(message, metadata=self._metadata)
+                if method == "Synthesize":  # a retry (same request id) waits for a gateway to come back
+                    call = self._synthesis.Synthesize(message, metadata=self._metadata,
+                                                      wait_for_ready=run.failures > 0)
                 else:
                     call = self._synthesis.Resume(message, metadata=self._metadata, wait_for_ready=True)
                 error: RelayError | None = None

@@ -7,6 +7,7 @@ stream hold the same samples. ``live`` tells the client whether the consumer pla
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 import tempfile
@@ -46,7 +47,11 @@ class WavSink:
         self.sample_rate = sample_rate
         self.frames = 0
         self._file = None
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent or ".")
+        _remove_orphaned_parts(self.path)
+        # The pid in the name tells a later writer whether the file's owner is still alive (SIGKILL
+        # leaves no chance to clean up; the next WavSink for the same path does it).
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".part",
+                                    dir=self.path.parent or ".")
         os.close(fd)
         self._part = Path(name)
 
@@ -84,6 +89,25 @@ class WavSink:
         if self._file is not None:
             self._file.close()
         self._part.unlink(missing_ok=True)
+
+
+def _remove_orphaned_parts(path: Path) -> None:
+    """Delete ``.NAME.PID.*.part`` files beside ``path`` whose writing process no longer exists."""
+    prefix = f".{path.name}."
+    for part in (path.parent or Path(".")).glob(f"{glob.escape(prefix)}*.part"):
+        pid = part.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 class RawPcmSink:

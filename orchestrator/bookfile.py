@@ -281,13 +281,26 @@ def _toc_titles(toc: object) -> dict[str, str]:
     return titles
 
 
-def parse_epub(data: bytes, default_title: str = "") -> tuple[str, list[Chapter]]:
-    """EPUB -> (title, chapters); see the module docstring for the rules."""
+DEFAULT_MAX_EXPANDED_BYTES: Final = 134217728
+"""``books.max_expanded_bytes``'s default (also what ``parse_epub`` uses when given none)."""
+
+
+def parse_epub(data: bytes, default_title: str = "",
+               max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES) -> tuple[str, list[Chapter]]:
+    """EPUB -> (title, chapters); see the module docstring for the rules. The ZIP's directory is checked
+    first (``orchestrator.zipcheck``): nothing is expanded past ``max_expanded_bytes`` in all."""
     import warnings
     import zipfile
 
     from ebooklib import ITEM_DOCUMENT, epub
 
+    from orchestrator.zipcheck import check_zip
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            check_zip(archive, max_expanded_bytes, "the book (EPUB)", "RELAYTTS_BOOKS_MAX_EXPANDED_BYTES")
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidArgument(f"the book is not a readable EPUB ({type(exc).__name__}: {exc})") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ebooklib warns about its own future defaults
@@ -344,7 +357,7 @@ def detect_format(filename: str, data: bytes) -> BookFormat:
 
 
 def parse_book(data: bytes, filename: str = "", fmt: BookFormat | None = None, title: str = "",
-               max_chars: int | None = None) -> ParsedBook:
+               max_chars: int | None = None, max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES) -> ParsedBook:
     """Parse a book file; ``InvalidArgument`` (naming the problem) when nothing usable comes out."""
     if not data:
         raise InvalidArgument("the book is empty: send the file in `data` messages after the `header`")
@@ -352,7 +365,7 @@ def parse_book(data: bytes, filename: str = "", fmt: BookFormat | None = None, t
     stem = PurePath(filename).stem if filename else ""
     title = title.strip()[:TITLE_MAX_CHARS]
     if fmt is BookFormat.EPUB:
-        found, chapters = parse_epub(data, title)
+        found, chapters = parse_epub(data, title, max_expanded_bytes)
     elif fmt is BookFormat.MARKDOWN:
         found, chapters = parse_markdown(decode_text(data), title)
     else:

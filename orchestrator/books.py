@@ -111,8 +111,10 @@ class BooksServicer(pb_grpc.BooksServicer):
             if self.check_voice is None:
                 raise VoiceNotFound(voice_not_found_message(header.voice))
             await self.check_voice(tenant, header.voice)
+        # Off the event loop; the EPUB's ZIP directory is checked before anything is expanded.
         book = await asyncio.to_thread(parse_book, data, header.filename, BookFormat.from_pb(header.format),
-                                       header.title, self.settings.books.max_text_chars)
+                                       header.title, self.settings.books.max_text_chars,
+                                       self.settings.books.max_expanded_bytes)
         book_id = uuid.uuid4().hex
         await self.store.create(book_id, tenant, book, header.filename, job)
         try:

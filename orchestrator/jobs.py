@@ -24,6 +24,18 @@ __all__ = ["JobStore", "check_job_id"]
 
 _JOB_ID: Final = re.compile(r"[0-9a-f]{32}")
 
+# KEYS[1] the tenant's request key, KEYS[2] the new job's hash
+# ARGV[1] the new job id, ARGV[2] TTL (s), ARGV[3..] the job hash's field/value pairs
+# Returns the job id the key already names (nothing written), or false after creating the job.
+CREATE_ONCE_SCRIPT: Final = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return false
+"""
+
 
 def check_job_id(job_id: str) -> str:
     """A job id is 32 lowercase hex characters (uuid4); anything else never reaches a Redis key."""
@@ -42,23 +54,47 @@ class JobStore:
     def __init__(self, redis: Redis, ttl_seconds: int) -> None:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
+        self._create_once = redis.register_script(CREATE_ONCE_SCRIPT)
 
-    async def create(self, job: SynthesisJob) -> None:
-        """``HSET`` the job hash (status queued, epoch 0) and give it the stream TTL, atomically."""
+    async def create(self, job: SynthesisJob, request_id: str = "") -> str | None:
+        """``HSET`` the job hash (status queued, epoch 0) and give it the stream TTL, atomically.
+
+        With a ``request_id`` (idempotency key), the job is created only if the tenant's key is new; else
+        nothing is written and the id of the job the key started is returned (None: created).
+        """
         key = keys.job_key(job.job_id)
         now = repr(job.enqueued_at or time.time())
+        fields = self._fields(job, now)
+        if request_id:
+            pairs = [item for pair in fields.items() for item in pair]
+            existing = await self._create_once(keys=[keys.request_key(job.tenant, request_id), key],
+                                               args=[job.job_id, self.ttl_seconds, *pairs])
+            return existing.decode() if existing is not None else None
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={
-                "tenant": job.tenant,
-                "status": JobStatus.QUEUED.value,
-                "created_at": now,
-                "enqueued_at": now,
-                "voice": job.voice,
-                "language": job.language,
-                "epoch": 0,
-            })
+            pipe.hset(key, mapping=fields)
             pipe.expire(key, self.ttl_seconds)
             await pipe.execute()
+        return None
+
+    async def forget_request(self, tenant: str, request_id: str) -> None:
+        """Drop an idempotency key whose job could not be enqueued, so a retry starts a job (best effort)."""
+        if request_id:
+            with contextlib.suppress(RedisError):
+                await self.redis.delete(keys.request_key(tenant, request_id))
+
+    @staticmethod
+    def _fields(job: SynthesisJob, now: str) -> dict[str, str | int]:
+        return {
+            "tenant": job.tenant,
+            "status": JobStatus.QUEUED.value,
+            "created_at": now,
+            "enqueued_at": now,
+            "voice": job.voice,
+            "language": job.language,
+            "epoch": 0,
+            # what a reaper sends again when the worker running the job is lost (orchestrator.reaper)
+            "payload": job.to_json(),
+        }
 
     async def owned(self, job_id: str, tenant: str) -> dict[str, str]:
         """The job hash of ``tenant``'s job; ``NotFound`` (one message) for anything else."""

@@ -56,6 +56,9 @@ class GatewayMetrics:
         self.stream_cancellations = Counter(
             "relaytts_stream_cancellations", "Streams the client cancelled or left (the job's cancel key set).",
             registry=r)
+        self.jobs_requeued = Counter(
+            "relaytts_jobs_requeued", "Jobs this gateway's reaper requeued because their worker was lost "
+            "(lease lapsed).", registry=r)
         self._http = None
         self._backlog: BacklogCollector | None = None
 

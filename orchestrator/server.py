@@ -30,6 +30,7 @@ from orchestrator.jobs import JobStore
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles, ModelsServicer
 from orchestrator.quotas import StoredQuotas, TenantAdmission
+from orchestrator.reaper import Reaper
 from orchestrator.synthesis import SynthesisServicer
 from orchestrator.tls import add_port, check_open_mode
 from orchestrator.voice_store import VoiceStore
@@ -54,6 +55,8 @@ SERVER_OPTIONS: Final = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_time_ms", 60_000),
+    # gRPC sets SO_REUSEPORT by default: a second gateway on a taken port would start and share it silently.
+    ("grpc.so_reuseport", 0),
 )
 
 
@@ -181,6 +184,11 @@ def _log_start(settings: Settings, deps: GatewayDeps, port: int) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    from relaytts.redis_server import check_port_free
+
+    # One clear line for a taken port (grpc's own bind failure also logs a line of its C core).
+    check_port_free(settings.gateway.host, settings.gateway.port, "gateway")
+    check_port_free(settings.gateway.host, settings.metrics.gateway_port, "gateway metrics")
     deps = GatewayDeps.from_settings(settings)
     try:
         await deps.redis.ping()
@@ -195,6 +203,10 @@ async def _serve(settings: Settings) -> None:
         raise
     await server.start()
     _log_start(settings, deps, port)
+    # Every gateway reaps: jobs whose worker was lost are requeued within seconds (safe with several).
+    reaper = asyncio.ensure_future(
+        Reaper(deps.redis, deps.enqueuer.enqueue, settings.worker.lease_seconds,
+               on_reap=deps.metrics.jobs_requeued.inc).run())
     loop = asyncio.get_running_loop()
     signals = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -204,6 +216,7 @@ async def _serve(settings: Settings) -> None:
     first = await signals.get()
     log.info("%s: draining (up to %g s; signal again to stop now)", signal.Signals(first).name,
              SHUTDOWN_GRACE_SECONDS)
+    reaper.cancel()
     stopping = asyncio.ensure_future(stop_server(server, SHUTDOWN_GRACE_SECONDS))
     second = asyncio.ensure_future(signals.get())
     await asyncio.wait({stopping, second}, return_when=asyncio.FIRST_COMPLETED)

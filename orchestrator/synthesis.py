@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 LANGUAGES: Final = ("auto", "zh", "en", "ja")
 VOICE_ID: Final = re.compile(r"[0-9a-f]{32}")
 """A registered voice's id (``relaytts.voices``); ``""``/``default`` name the bundle's default voice."""
+REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A client's idempotency key (``SynthesizeRequest.request_id``)."""
 SAMPLING_FIELDS: Final = ("top_k", "top_p", "temperature", "repetition_penalty", "max_new_tokens")
 """SamplingParams fields a request may set (the seed travels as ``SynthesisJob.seed``)."""
 NOISE_SCALE_DEFAULT: Final = 0.5
@@ -64,6 +66,8 @@ def validate_request(
     text = request.text
     if not text.strip():
         raise InvalidArgument(f"`text` must be non-empty after stripping whitespace; given {text[:40]!r}")
+    if not any(ch.isalnum() for ch in text):  # punctuation and symbols only: refused before any job exists
+        raise InvalidArgument(f"`text` has nothing to speak (no letter or digit); given {text[:40]!r}")
     if len(text) > limits.max_text_chars:
         raise InvalidArgument(f"`text` must be at most {limits.max_text_chars} characters; given {len(text)}")
     language = request.language or "auto"
@@ -91,6 +95,13 @@ def validate_request(
         "noise_scale": float(noise_scale), "cached_voice_hashes": cached,
         "seed": seed if seed is not None else secrets.randbits(SEED_BITS),
     }
+
+
+def check_request_id(request_id: str) -> str:
+    """``SynthesizeRequest.request_id``: empty, or 1-64 of ``A-Z a-z 0-9 _ -`` (it becomes part of a Redis key)."""
+    if request_id and not REQUEST_ID.fullmatch(request_id):
+        raise InvalidArgument(f"`request_id` must be 1-64 characters of A-Z a-z 0-9 _ -; given {request_id[:80]!r}")
+    return request_id
 
 
 class Admission:
@@ -150,14 +161,23 @@ class SynthesisServicer(pb_grpc.SynthesisServicer):
             if self.check_voice is None:
                 raise VoiceNotFound(voice_not_found_message(request.voice))
             await self.check_voice(tenant, request.voice)
+        request_id = check_request_id(request.request_id)
         with self.admission.slot():
             job = SynthesisJob(job_id=uuid.uuid4().hex, tenant=tenant, enqueued_at=time.time(), **fields)
-            await self.jobs.create(job)
+            existing = await self.jobs.create(job, request_id)
+            if existing is not None:  # a retry of a request whose stream was cut: the same job, from the start
+                await self.jobs.check_resumable(existing, tenant)
+                log.info("job %s: re-attached by request id %s", existing, request_id)
+                async with self._stream_scope(existing):
+                    await context.send_initial_metadata(((JOB_ID_METADATA, existing),))
+                    await self._relay(context, existing, 0, started)
+                return
             async with self._stream_scope(job.job_id):
                 try:
                     await self.enqueue(job)
                 except RelayError as exc:
                     await self.jobs.mark_failed(job.job_id, exc.message)
+                    await self.jobs.forget_request(tenant, request_id)
                     raise
                 self.metrics.jobs_submitted.inc()
                 log.info("job %s: tenant %s, %d characters, language %s", job.job_id, tenant, len(job.text),

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from orchestrator.zipcheck import check_zip
 from relaytts.errors import InvalidArgument
 from relaytts.voices import (
     ARRAY_DTYPES,
@@ -171,8 +172,7 @@ def read_archive(data: bytes) -> list[dict[str, bytes]]:
     except zipfile.BadZipFile as exc:
         raise _bad(f"not a zip file ({exc})") from None
     with archive:
-        if sum(info.file_size for info in archive.infolist()) > MAX_ARCHIVE_BYTES:
-            raise _bad(f"unpacks to more than {MAX_ARCHIVE_BYTES} bytes")
+        check_zip(archive, MAX_ARCHIVE_BYTES, "voices file")  # sizes, entries and ratios, before expanding
         try:
             document = json.loads(_read_member(archive, INDEX_NAME, "index"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

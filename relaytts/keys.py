@@ -14,8 +14,11 @@ __all__ = [
     "book_source_key",
     "job_cancel_key",
     "job_key",
+    "job_lease_key",
     "job_stream_key",
+    "leased_jobs_key",
     "open_books_key",
+    "request_key",
     "tenant_books_key",
     "tenant_voices_key",
     "voice_key",
@@ -40,6 +43,23 @@ def job_stream_key(job_id: str) -> str:
 def job_cancel_key(job_id: str) -> str:
     """Exists (value "1") once the job is cancelled; workers check it between decode steps."""
     return f"{PREFIX}:job:{job_id}:cancel"
+
+
+def job_lease_key(job_id: str) -> str:
+    """The epoch of the delivery that owns the running job, with a TTL of a few seconds its worker
+    process renews (``workers.ownership``); absent or another epoch: nobody live owns that epoch."""
+    return f"{PREFIX}:job:{job_id}:lease"
+
+
+def leased_jobs_key() -> str:
+    """Sorted set of job ids that a worker has leased (by lease time): what a reaper scans
+    (``orchestrator.reaper``); ended and expired jobs are removed by the reaper."""
+    return f"{PREFIX}:jobs:leased"
+
+
+def request_key(tenant: str, request_id: str) -> str:
+    """The job id a tenant's idempotency key (``SynthesizeRequest.request_id``) started; lives the stream TTL."""
+    return f"{PREFIX}:tenant:{tenant}:request:{request_id}"
 
 
 def worker_heartbeat_key(hostname: str) -> str:

@@ -14,13 +14,32 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["RedisServer", "free_port"]
+from relaytts.errors import Unavailable
+
+__all__ = ["RedisServer", "check_port_free", "free_port"]
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    """``Unavailable`` naming ``what`` when something already listens on ``host:port`` (0: nothing to check).
+
+    SO_REUSEADDR (as every server sets it) lets the probe bind over connections still in TIME_WAIT, such as
+    those of a gateway that was just restarted, but not over a live listener.
+    """
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise Unavailable(f"{what} port {host}:{port} is taken ({exc.strerror or exc}); "
+                               "stop what uses it or choose another port") from None
 
 
 class RedisServer:

@@ -105,6 +105,10 @@ class WorkerSettings:
     """Tokens in a job's first chunk (small, for time to first audio)."""
     chunk_tokens: int = 25
     """Tokens in every later chunk."""
+    lease_seconds: float = 4.0
+    """A running job's lease: its worker process renews it several times per period; a job whose lease
+    lapses (worker killed, host lost) is requeued by a gateway's reaper under a new epoch and continues
+    from its resume point."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,9 @@ class EdgeSettings:
     """Where fetched vocoder files are cached; empty = ~/.cache/relaytts."""
     timeout_seconds: float = 30.0
     """Default deadline of unary calls and of waiting for each streamed chunk."""
+    resume_budget_seconds: float = 60.0
+    """How long a client keeps resuming a dropped stream (exponential backoff with jitter, at most 5 s
+    apart) without a new chunk before it gives up: rides out gateway, worker and Redis restarts."""
     tls: bool = False
     """Dial the gateway over TLS (implied by ``ca_file``); the system's CA roots unless ``ca_file``."""
     ca_file: str = ""
@@ -151,6 +158,9 @@ class BooksSettings:
     """Largest book file ``SubmitBook`` accepts (bytes; EPUB images count)."""
     max_text_chars: int = 5000000
     """Most characters of text a book may hold once extracted from its file."""
+    max_expanded_bytes: int = 134217728
+    """Most bytes an EPUB may expand to (all its files, as its ZIP directory declares them), checked before
+    anything is expanded; a zip bomb is refused with INVALID_ARGUMENT naming this limit."""
     batch_concurrency: int = 1
     """Processes of the separate ``t2s.batch`` worker that ``relaytts up`` starts (0 = none: books wait)."""
     batch_nice: int = 10

@@ -7,9 +7,48 @@ from pathlib import Path
 
 import pytest
 
+from relaytts.redis_server import RedisServer
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Checkpoints written by upstream GPT-SoVITS code, with reference outputs (../shared beside the repo).
 UPSTREAM_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "upstream"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--allow-skips", action="store_true",
+                     help="Let skipped tests (and a missing ../shared) pass: for a quick local run only. Without it "
+                          "a skip fails the run, so a green run means every test ran.")
+
+
+_skipped: list[str] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not session.config.getoption("allow_skips") and not UPSTREAM_DIR.is_dir():
+        raise pytest.UsageError(f"{UPSTREAM_DIR} is missing: the suite needs ../shared beside the checkout "
+                                "(or pass --allow-skips to run what can run without it)")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # xfail (a documented difference) is fine; a skip means something was not tested.
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped:  # a whole module skipped at import (``pytest.skip(allow_module_level=True)``)
+        _skipped.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
+    if _skipped and not config.getoption("allow_skips"):
+        terminalreporter.write_sep("=", f"{len(_skipped)} skipped: the run fails (see -ra above for why; "
+                                   "install what is missing, or pass --allow-skips locally)", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped and not session.config.getoption("allow_skips") and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -106,3 +145,22 @@ def speech() -> bytes:
     if not espeak_available():
         pytest.skip("espeak-ng is not installed (apt-get install -y espeak-ng): no speech to register")
     return espeak_wav()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server process for the session (unit tests of Redis scripts and integration tests)."""
+    server = RedisServer.start(workdir=tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """URL of the session's real Redis, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -109,6 +110,9 @@ class Conditioning:
     """float32 [20480] ERes2NetV2 speaker embedding the Pro style vector was computed from (None for v2)."""
 
 
+_FILE_OBJECT: Final = re.compile(r"(?:Error opening )?<[^>]* object at 0x[0-9a-fA-F]+>:?")
+
+
 def _mp3_bytes(data: bytes) -> bool:
     return data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
 
@@ -128,11 +132,20 @@ def decode_clip(data: bytes) -> Clip:
             container, rate = handle.format, handle.samplerate
             if container not in ACCEPTED_CONTAINERS:
                 raise InvalidArgument(f"`audio` is a {container} file; send WAV, FLAC, OGG or MP3")
-            samples = handle.read(dtype="float32", always_2d=True)
+            # Bounded before decoding: a small compressed file can declare hours of audio (issue 15).
+            # At most 1 s more than the longest clip is decoded, whatever the header says.
+            cap = (MAX_CLIP_SAMPLES_16K // HUBERT_RATE + 1) * rate
+            if handle.frames > cap:
+                raise InvalidArgument(f"`audio` must be {MIN_CLIP_SAMPLES_16K // HUBERT_RATE}-"
+                                      f"{MAX_CLIP_SAMPLES_16K // HUBERT_RATE} s long; given "
+                                      f"{handle.frames / rate:.2f} s (not decoded)")
+            samples = handle.read(frames=cap + 1, dtype="float32", always_2d=True)
     except InvalidArgument:
         raise
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
-        raise InvalidArgument(f"`audio` cannot be decoded as WAV, FLAC, OGG or MP3 ({exc})") from None
+        # libsndfile's message names the file object (``<_io.BytesIO object at 0x...>``): keep only the why
+        why = _FILE_OBJECT.sub("", getattr(exc, "error_string", "") or str(exc)).strip(" :")
+        raise InvalidArgument(f"`audio` cannot be decoded as WAV, FLAC, OGG or MP3 ({why})") from None
     if rate < MIN_SOURCE_RATE:
         raise InvalidArgument(f"`audio` sample rate must be at least {MIN_SOURCE_RATE} Hz; given {rate} Hz")
     if not len(samples):

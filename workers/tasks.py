@@ -34,6 +34,7 @@ from relaytts.jobs import SYNTHESIZE_TASK, JobStatus, SynthesisJob
 from relaytts.sampling import SamplingParams, StopReason
 from relaytts.settings import Settings
 from workers.metrics import WorkerMetrics, worker_metrics
+from workers.ownership import deliveries, leases
 from workers.publisher import ChunkPublisher, ResumePoint, Superseded
 from workers.voice_store import resolve_voice
 
@@ -130,11 +131,17 @@ class JobRun:
             self.metrics.count_error("redelivered")
             log.warning("job %s: delivery %d resumes at seq %d, segment %d", job.job_id, pub.epoch,
                         resume.next_seq, resume.first_segment)
+        delivered = deliveries(self.runtime.redis, job.job_id, pub.epoch)
+        with leases(self.runtime.redis, self.settings.worker.lease_seconds).hold(job.job_id, pub.epoch):
+            self._run(resume, delivered)
+
+    def _run(self, resume: ResumePoint, delivered: int) -> None:
+        job, pub = self.job, self.publisher
         try:
-            if pub.epoch > MAX_DELIVERIES:
+            if delivered > MAX_DELIVERIES:
                 self.metrics.count_error("worker_lost")
                 self._finish(JobStatus.FAILED, resume.last_stop_reason,
-                             f"the worker was lost {pub.epoch - 1} times running this job; not trying again")
+                             f"the worker was lost {delivered - 1} times running this job; not trying again")
             elif pub.cancelled():
                 self._finish(JobStatus.CANCELLED, pb.STOP_REASON_CANCELLED)
             else:

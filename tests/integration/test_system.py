@@ -176,7 +176,10 @@ def test_worker_killed_mid_job_a_new_epoch_finishes_one_complete_utterance(syste
             os.kill(child, signal.SIGKILL)  # the process running the task dies mid-job
     audio = np.concatenate(pieces)
     chunks = job_chunks(system, client.last_job_id)
-    assert {c.epoch for c in chunks} == {1, 2}, "the task was not redelivered under a new epoch"
+    # Celery redelivers (epoch 2), or, when the child's restart outlasts the lease, a reaper's fenced requeue
+    # gets there first (epoch 3, its fence being 2): either way a newer epoch finished the job.
+    epochs = sorted({c.epoch for c in chunks})
+    assert epochs[0] == 1 and len(epochs) >= 2, "the task was not redelivered under a new epoch"
     assert [c.seq for c in chunks] == list(range(1, len(chunks) + 1))
     assert sum(c.final for c in chunks) == 1 and chunks[-1].status == pb.JOB_STATUS_DONE
     assert len(audio) == len(reference)

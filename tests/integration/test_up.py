@@ -42,8 +42,12 @@ def test_up_serves_and_stops_everything_on_ctrl_c(bundle_fixture, request, tmp_p
         left = subprocess.run(["pgrep", "-f", str(tmp_path / "run")], capture_output=True, text=True).stdout.split()
         assert left == [], "processes of the run outlived `relaytts up`"
     finally:
-        if up.poll() is None:
-            up.kill()
+        if up.poll() is None:  # SIGTERM first: `up` stops its children; a SIGKILL would orphan them
+            up.send_signal(signal.SIGTERM)
+            try:
+                up.wait(30)
+            except subprocess.TimeoutExpired:
+                up.kill()
 
 
 def test_up_without_a_bundle_is_one_clear_line(tmp_path):

@@ -319,12 +319,20 @@ def test_a_drop_before_the_first_chunk_resumes_the_job_named_in_the_metadata(cli
     assert len(gateway.requests) == 1 and gateway.resumes == [(JOB, 0)]
 
 
-def test_a_drop_before_the_job_is_known_is_raised_not_resent(client, gateway):
+def test_a_drop_before_the_job_is_known_is_resent_with_the_same_idempotency_key(client, gateway, expected):
     gateway.send_job_id = False
     gateway.breaks = [0]
-    with pytest.raises(Unavailable, match="Connection reset"):
-        speak(client)
-    assert len(gateway.requests) == 1 and gateway.resumes == []
+    np.testing.assert_allclose(speak(client), expected, atol=1e-5)
+    first, again = gateway.requests
+    assert first.request_id and again.request_id == first.request_id and gateway.resumes == []
+
+
+def test_a_drop_is_given_up_once_the_resume_budget_is_spent(address, warm_cache, gateway):
+    gateway.breaks = [2] + [0] * 1000
+    with Client(address, cache_dir=warm_cache, retry_backoff=0.05, resume_budget=0.5) as client:
+        with pytest.raises(Unavailable, match=r"gave up after \d+ resume attempts over \d+ s \(`resume_budget` 0.5"):
+            speak(client)
+    assert 5 <= len(gateway.resumes) < 20  # at least MIN_RESUME_ATTEMPTS, then the budget decides
 
 
 @pytest.mark.parametrize("crash_after", [2, 3, 5])

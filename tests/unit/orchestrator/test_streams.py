@@ -1,4 +1,4 @@
-"""XREAD reply shapes (the relay itself runs against real Redis in tests/integration/test_gateway.py)."""
+"""XREAD reply shapes (the relay itself runs against real Redis in tests/unit/orchestrator/test_gateway_service.py)."""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ def test_oversized_text_names_the_limit_and_the_length():
 @pytest.mark.parametrize(("fields", "error", "message"), [
     ({"text": ""}, InvalidArgument, "`text` must be non-empty after stripping whitespace; given ''"),
     ({"text": " \n\t"}, InvalidArgument, "`text` must be non-empty"),
+    ({"text": "…!? —。"}, InvalidArgument, "`text` has nothing to speak (no letter or digit); given '…!? —。'"),
     ({"language": "de"}, InvalidArgument, "`language` must be one of auto, zh, en, ja; given 'de'"),
     ({"voice": "bob"}, VoiceNotFound, "`voice` must be `default` or a registered voice id (32 hex characters); "
                                       "given 'bob'"),

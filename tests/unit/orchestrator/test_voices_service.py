@@ -6,10 +6,18 @@ import pytest
 
 from orchestrator.metrics import GatewayMetrics
 from orchestrator.models import EdgeFiles
-from orchestrator.voices import VoicesServicer, error_for, validate_language, validate_name, validate_transcript
+from orchestrator.voices import (
+    VoiceSender,
+    VoicesServicer,
+    error_for,
+    validate_language,
+    validate_name,
+    validate_transcript,
+)
 from protos import relaytts_v1_pb2 as pb
 from relaytts.errors import BundleError, InvalidArgument, RelayError, Unavailable, VoiceNotFound
 from relaytts.settings import GatewaySettings
+from relaytts.voices import VoiceTask
 
 
 def test_fields_are_checked_with_the_limit_and_the_value():
@@ -47,3 +55,16 @@ def test_a_gateway_serving_a_pro_bundle_checks_the_upload_size(version):
     assert not hasattr(servicer, "_check_bundle_registers")
     with pytest.raises(InvalidArgument, match="`audio` must be at most 16777216 bytes; given 16777217"):
         servicer._check_size(16777217)
+
+
+def test_the_sender_names_the_task_and_queue():
+    sent = {}
+
+    class App:
+        def send_task(self, name, **kwargs):
+            sent.update(kwargs, name=name)
+
+    task = VoiceTask("r" * 32, "t", "v" * 32, "create", "en", "Hi.", "n")
+    VoiceSender(App())._send(task)
+    assert sent["name"] == "relaytts.register_voice" and sent["queue"] == "voices" and sent["task_id"] == "r" * 32
+    assert VoiceTask.from_json(sent["args"][0]) == task and sent["serializer"] == "json"

@@ -1,6 +1,7 @@
-"""The Voices service's side of docs/protocol.md §5 against a real Redis; the test stands in for the worker.
+"""The Voices service's side of docs/protocol.md §5 against a real Redis; the test stands in for the worker
+(a unit test of the gateway: real-process voice registration is in tests/integration/test_voices.py).
 
-The gateway runs in-process (``tests.integration.test_gateway.Gateway``). Where a worker would run,
+The gateway runs in-process (``tests.unit.orchestrator.test_gateway_service.Gateway``). Where a worker would run,
 the test reads the Celery message the gateway put on the ``voices`` list and writes what §5.2 says.
 """
 
@@ -15,13 +16,12 @@ import grpc
 import pytest
 import redis
 
-from orchestrator.voices import VoiceSender
 from protos import relaytts_v1_pb2 as pb
 from protos import relaytts_v1_pb2_grpc as pb_grpc
 from relaytts import keys
 from relaytts.settings import GatewaySettings, MetricsSettings, RedisSettings, Settings
 from relaytts.voices import COMMIT_VOICE, VOICES_QUEUE, VoiceTask
-from tests.integration.test_gateway import Gateway, wait_for
+from tests.unit.orchestrator.test_gateway_service import Gateway, wait_for
 
 
 @pytest.fixture
@@ -109,16 +109,3 @@ def _code(call) -> tuple[grpc.StatusCode, str]:
     except grpc.RpcError as exc:
         return exc.code(), exc.details()
     return grpc.StatusCode.OK, ""
-
-
-def test_the_sender_names_the_task_and_queue():
-    sent = {}
-
-    class App:
-        def send_task(self, name, **kwargs):
-            sent.update(kwargs, name=name)
-
-    task = VoiceTask("r" * 32, "t", "v" * 32, "create", "en", "Hi.", "n")
-    VoiceSender(App())._send(task)
-    assert sent["name"] == "relaytts.register_voice" and sent["queue"] == "voices" and sent["task_id"] == "r" * 32
-    assert VoiceTask.from_json(sent["args"][0]) == task and sent["serializer"] == "json"

@@ -74,6 +74,13 @@ class Gateway:
         self._ready.set()
         self.loop.run_forever()
 
+    def idle(self) -> bool:
+        """No background write of the synthesis service is pending (grace decisions, detaches)."""
+        from orchestrator.server import _running
+
+        running = _running.get(self.server)
+        return running is None or not running.synthesis._background.tasks
+
     def stop(self) -> None:
         if self._stopped:
             return
@@ -191,16 +198,18 @@ def test_synthesize_enqueues_a_json_job_and_relays_every_chunk_in_order(start_ga
 
     total = 600  # more than one XRANGE page, written while the client is attached and reading
 
+    received: list[pb.LatentChunk] = []
+
     def worker() -> None:
         for seq in range(1, total):
             put_chunk(r, job_id, seq, segment_index=seq // 100)
-            if seq % 150 == 0:
-                time.sleep(0.05)  # the relay catches up and blocks in XREAD
+            if seq % 150 == 0:  # the client has everything so far: the relay is tailing (XREAD) now
+                wait_for(lambda seq=seq: len(received) >= seq, f"chunk {seq} at the client")
         put_chunk(r, job_id, total, final=True)
 
     writer = threading.Thread(target=worker)
     writer.start()
-    received = list(call)
+    received.extend(call)
     writer.join()
     assert [c.seq for c in received] == list(range(1, total + 1))
     assert received[-1].final and all(c.job_id == job_id for c in received)
@@ -275,12 +284,11 @@ def test_past_max_active_streams_is_resource_exhausted_at_once(start_gateway, r)
     gw = start_gateway(max_active_streams=1)
     first = gw.synthesis.Synthesize(pb.SynthesizeRequest(text="one"), timeout=WAIT_S)
     job_id = job_id_of(first)  # its stream is open, waiting for chunks
-    began = time.monotonic()
     with pytest.raises(grpc.RpcError) as caught:
         list(gw.synthesis.Synthesize(pb.SynthesizeRequest(text="two"), timeout=WAIT_S))
+    # RESOURCE_EXHAUSTED, not DEADLINE_EXCEEDED: the call was refused, it did not wait for a slot
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "`max_active_streams` is 1" in caught.value.details()
-    assert time.monotonic() - began < 1.0
     assert r.llen(INTERACTIVE_QUEUE) == 1
     put_chunk(r, job_id, 1, final=True)  # the first one ends, its slot frees
     assert [c.seq for c in first] == [1]
@@ -291,12 +299,10 @@ def test_past_max_active_streams_is_resource_exhausted_at_once(start_gateway, r)
 
 def test_no_chunk_within_the_queue_timeout_is_unavailable(start_gateway, r):
     gw = start_gateway(queue_timeout_seconds=0.3)
-    began = time.monotonic()
     with pytest.raises(grpc.RpcError) as caught:
         list(gw.synthesis.Synthesize(pb.SynthesizeRequest(text="nobody listens"), timeout=WAIT_S))
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE  # the queue timeout, well before the deadline
     assert "`queue_timeout_seconds` = 0.3" in caught.value.details()
-    assert 0.3 <= time.monotonic() - began < 3.0
     assert r.llen(INTERACTIVE_QUEUE) == 1  # the job stays queued: a later Resume can still get it
 
 
@@ -392,7 +398,8 @@ def test_a_resume_within_the_grace_keeps_the_job_alive(start_gateway, r):
     resumed = gw.synthesis.Resume(pb.ResumeRequest(job_id=job_id, after_seq=1), timeout=WAIT_S)
     put_chunk(r, job_id, 2)
     assert next(resumed).seq == 2
-    time.sleep(1.5)  # past the grace: a cancel, if one were (wrongly) due, has landed
+    # the cut stream's grace decision has been taken (its background task ended): no cancel
+    wait_for(gw.idle, "the grace decision", WAIT_S)
     assert not r.exists(keys.job_cancel_key(job_id))
     resumed.cancel()
 
@@ -417,10 +424,9 @@ def test_a_gateway_shutting_down_does_not_cancel_the_jobs_it_relays(start_gatewa
     job_id = job_id_of(call)
     put_chunk(r, job_id, 1)
     assert next(call).seq == 1
-    gw.stop()  # grace 0: the stream is cut
+    gw.stop()  # grace 0: the stream is cut; stop returns once the gateway's background writes ended
     with pytest.raises(grpc.RpcError):
         next(call)
-    time.sleep(0.2)  # a cancel write, if one were (wrongly) scheduled, lands within this
     assert not r.exists(keys.job_cancel_key(job_id))
 
 
