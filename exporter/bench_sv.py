@@ -24,10 +24,26 @@ import numpy as np
 __all__ = ["CLIP_SECONDS", "HEADERS", "bench_sv", "bench_sv_conditioning"]
 
 CLIP_SECONDS: Final = (3.0, 6.0, 10.0)
-HEADERS: Final = ["clip s", "front end ms", "sv ORT ms", "sv PyTorch ms", "ORT / PyTorch", "ORT ms per audio s",
-                  "max abs diff"]
-CONDITIONING_HEADERS: Final = ["clip s", "decode ms", "frontend ms", "hubert ms", "prompt_extractor ms", "sv ms",
-                               "style ms", "total ms", "total / clip s"]
+HEADERS: Final = [
+    "clip s",
+    "front end ms",
+    "sv ORT ms",
+    "sv PyTorch ms",
+    "ORT / PyTorch",
+    "ORT ms per audio s",
+    "max abs diff",
+]
+CONDITIONING_HEADERS: Final = [
+    "clip s",
+    "decode ms",
+    "frontend ms",
+    "hubert ms",
+    "prompt_extractor ms",
+    "sv ms",
+    "style ms",
+    "total ms",
+    "total / clip s",
+]
 
 
 def _tone(seconds: float, rate: int = 32000) -> np.ndarray:
@@ -77,8 +93,17 @@ def bench_sv(sv_path: Path | None = None, threads: int = 2, runs: int = 5) -> tu
                     want = sv.model(torch.from_numpy(fbank)).numpy()
                     ref.append(time.perf_counter() - started)
                 f_ms, o_ms, r_ms = min(front) * 1000, min(ort) * 1000, min(ref) * 1000
-                rows.append([seconds, round(f_ms, 1), round(o_ms, 1), round(r_ms, 1), round(o_ms / r_ms, 2),
-                             round(o_ms / seconds, 1), float(f"{np.abs(got - want).max():.3g}")])
+                rows.append(
+                    [
+                        seconds,
+                        round(f_ms, 1),
+                        round(o_ms, 1),
+                        round(r_ms, 1),
+                        round(o_ms / r_ms, 2),
+                        round(o_ms / seconds, 1),
+                        float(f"{np.abs(got - want).max():.3g}"),
+                    ]
+                )
     meta = {"sv_source": source, "parameters": params, "threads": threads, "runs": runs}
     return rows, meta
 
@@ -108,14 +133,23 @@ def bench_sv_conditioning(bundle_dir: Path, runs: int = 3, threads: int = 2) -> 
                 stages.setdefault(name, []).append(value)
         ms = {name: min(values) * 1000 for name, values in stages.items()}
         total = min(totals) * 1000
-        rows.append([seconds, *(round(ms.get(n, 0.0), 1) for n in ("decode", "frontend", "hubert",
-                                                                    "prompt_extractor", "sv", "style")),
-                     round(total, 1), round(total / 1000 / seconds, 3)])
+        rows.append(
+            [
+                seconds,
+                *(
+                    round(ms.get(n, 0.0), 1)
+                    for n in ("decode", "frontend", "hubert", "prompt_extractor", "sv", "style")
+                ),
+                round(total, 1),
+                round(total / 1000 / seconds, 3),
+            ]
+        )
     return rows
 
 
-def write_json(path: Path, sv_rows: list[list[object]], meta: dict[str, Any],
-               conditioning_rows: list[list[object]] | None) -> None:
+def write_json(
+    path: Path, sv_rows: list[list[object]], meta: dict[str, Any], conditioning_rows: list[list[object]] | None
+) -> None:
     """The tables as JSON: one object per row, keyed by the column headers."""
     document: dict[str, Any] = meta | {"sv_graph": [dict(zip(HEADERS, r, strict=True)) for r in sv_rows]}
     if conditioning_rows is not None:
