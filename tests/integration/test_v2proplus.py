@@ -37,11 +37,18 @@ def system(voice_bundle_pp, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("v2pp")
     key_file = run_dir / "keys.json"
     key_file.write_text(json.dumps({ALICE: "alice"}))
-    settings = load_settings(environ={}, overrides={
-        "worker.bundle": str(voice_bundle_pp.root), "gateway.bundle": str(voice_bundle_pp.root),
-        "gateway.port": free_port(), "gateway.api_keys_file": str(key_file), "gateway.queue_timeout_seconds": 120.0,
-        "metrics.gateway_port": 0, "metrics.worker_port": 0,
-    })
+    settings = load_settings(
+        environ={},
+        overrides={
+            "worker.bundle": str(voice_bundle_pp.root),
+            "gateway.bundle": str(voice_bundle_pp.root),
+            "gateway.port": free_port(),
+            "gateway.api_keys_file": str(key_file),
+            "gateway.queue_timeout_seconds": 120.0,
+            "metrics.gateway_port": 0,
+            "metrics.worker_port": 0,
+        },
+    )
     with EmbeddedSystem(settings, run_dir).start() as running:
         yield running
 
@@ -67,8 +74,14 @@ def test_a_registered_voice_stores_its_speaker_embedding_and_speaks(system, alic
     assert emb.shape == (sovits["sv_dim"],) and np.isfinite(emb).all() and emb.any()
     assert np.frombuffer(record[b"ge"], "<f4").shape == (sovits["gin_channels"],)
     assert record[b"model_version"] == b"v2ProPlus"
-    chunks = list(alice.synthesize("Hello from a pro voice.", voice=registered.voice_id, language="en",
-                                   sampling=SamplingParams(seed=3, max_new_tokens=TOKENS)))
+    chunks = list(
+        alice.synthesize(
+            "Hello from a pro voice.",
+            voice=registered.voice_id,
+            language="en",
+            sampling=SamplingParams(seed=3, max_new_tokens=TOKENS),
+        )
+    )
     audio = np.concatenate([c.samples for c in chunks])
     assert len(audio) > 0 and np.isfinite(audio).all() and np.abs(audio).max() > 0
 
@@ -94,16 +107,40 @@ def test_recompute_gives_the_same_embedding_and_the_voices_file_carries_it(syste
 
 def test_say_and_a_one_chapter_book(system, registered, tmp_path):
     wav = tmp_path / "say.wav"
-    proc = subprocess.run([sys.executable, "-m", "relaytts.cli", "say", "Hello from say.", "--gateway",
-                           system.gateway_address, "--api-key", ALICE, "--seed", "4", "--voice", registered.voice_id,
-                           "--cache-dir", str(tmp_path / "cache"), "-o", str(wav)], capture_output=True, timeout=180)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "relaytts.cli",
+            "say",
+            "Hello from say.",
+            "--gateway",
+            system.gateway_address,
+            "--api-key",
+            ALICE,
+            "--seed",
+            "4",
+            "--voice",
+            registered.voice_id,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "-o",
+            str(wav),
+        ],
+        capture_output=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     audio, rate = soundfile.read(wav, dtype="float32")
     assert rate == 32000 and len(audio) > 0
     with Client(system.gateway_address, api_key=ALICE, cache_dir=tmp_path / "edge") as client:
         books = BookClient(client)
-        job = books.submit(b"# Only\n\nA single short chapter.\n", filename="one.md", voice=registered.voice_id,
-                           sampling=SamplingParams(seed=5, max_new_tokens=TOKENS))
+        job = books.submit(
+            b"# Only\n\nA single short chapter.\n",
+            filename="one.md",
+            voice=registered.voice_id,
+            sampling=SamplingParams(seed=5, max_new_tokens=TOKENS),
+        )
         books.render(job.job_id, tmp_path / "book", follow=True)
     files = sorted((tmp_path / "book").glob("*.wav"))
     assert [f.name for f in files] == ["01 - Only.wav"]

@@ -34,12 +34,28 @@ def test_the_demo_builds_a_v2proplus_bundle_with_an_sv_graph(demo_pp):
 def test_synth_on_a_v2proplus_bundle_writes_audio(demo_pp, tmp_path):
     ref = tmp_path / "ref.wav"
     t = np.arange(4 * 24000) / 24000
-    soundfile.write(ref, (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(np.float32),
-                    24000)
+    soundfile.write(
+        ref, (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(np.float32), 24000
+    )
     for extra in ([], ["--ref-audio", str(ref)]):
         out = tmp_path / f"out{len(extra)}.wav"
-        result = CliRunner().invoke(main, ["synth", "--bundle", str(demo_pp.root), "--text", "Hello there.",
-                                           "--lang", "en", "--max-tokens", "20", "-o", str(out), *extra])
+        result = CliRunner().invoke(
+            main,
+            [
+                "synth",
+                "--bundle",
+                str(demo_pp.root),
+                "--text",
+                "Hello there.",
+                "--lang",
+                "en",
+                "--max-tokens",
+                "20",
+                "-o",
+                str(out),
+                *extra,
+            ],
+        )
         assert result.exit_code == 0, result.output
         audio, rate = soundfile.read(out, dtype="float32")
         assert rate == 32000 and len(audio) > 0 and np.isfinite(audio).all()
@@ -65,9 +81,20 @@ def test_a_pro_bundle_without_sv_names_the_flag(demo_pp, tmp_path):
 
 
 def test_export_refuses_sv_for_a_v2_sovits_in_one_line(upstream_dir, tmp_path):
-    result = CliRunner().invoke(main, ["export", "--gpt", str(upstream_dir / "gpt_v2.ckpt"), "--sovits",
-                                       str(upstream_dir / "sovits_v2.pth"), "--sv",
-                                       str(upstream_dir / "sv_eres2netv2.ckpt"), "-o", str(tmp_path / "b")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "--gpt",
+            str(upstream_dir / "gpt_v2.ckpt"),
+            "--sovits",
+            str(upstream_dir / "sovits_v2.pth"),
+            "--sv",
+            str(upstream_dir / "sv_eres2netv2.ckpt"),
+            "-o",
+            str(tmp_path / "b"),
+        ],
+    )
     assert result.exit_code == 1
     assert "--sv is only for v2Pro / v2ProPlus" in result.output
 

@@ -52,6 +52,27 @@ def test_round_trip_is_exact_and_deterministic():
         assert index["voices"][0]["files"]["audio"].endswith("/audio.wav")
 
 
+def test_a_pro_voice_carries_its_speaker_embedding():
+    pro = record(2) | {"model_version": b"v2ProPlus",
+                       "sv_emb": np.random.default_rng(2).standard_normal(20480).astype("<f4").tobytes()}
+    data = write_archive([pro, record(3)])
+    back = read_archive(data)
+    assert back[0]["sv_emb"] == pro["sv_emb"] and "sv_emb" not in back[1]  # optional: only Pro voices have one
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        index = json.loads(archive.read("voices.json"))
+        assert "sv_emb" in index["voices"][0]["files"] and "sv_emb" not in index["voices"][1]["files"]
+    wrong = rewrite(data, lambda name, raw: _as_float64(raw) if name.endswith("sv_emb.npy") else raw)
+    with pytest.raises(InvalidArgument, match="sv_emb: dtype <f8; <f4 expected"):
+        read_archive(wrong)
+
+
+def _as_float64(raw: bytes) -> bytes:
+    out = io.BytesIO()
+    array = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+    np.lib.format.write_array(out, array.astype("<f8"), allow_pickle=False)
+    return out.getvalue()
+
+
 def rewrite(data: bytes, change) -> bytes:
     """A copy of the zip ``data`` with ``change(name, bytes) -> bytes | None`` applied to each member."""
     out = io.BytesIO()
