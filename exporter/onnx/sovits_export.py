@@ -26,26 +26,49 @@ __all__ = [
 ]
 
 OPSET = 17
-VOCODER_INPUTS = ["codes", "phones", "ge", "noise", "noise_scale", "speed"]
-#: (tokens, phones, speed) cases: a single token, short, the fixture's size, and a long segment.
-VOCODER_SHAPES = [(1, 1, 1.0), (8, 5, 1.0), (40, 26, 1.25), (150, 80, 1.0)]
+VOCODER_INPUTS = ["codes", "phones", "ge", "noise", "noise_scale", "speed", "dec_frames"]
+#: (tokens, phones, speed, crop) cases: a single token, short, the fixture's size, a long segment, and
+#: streaming windows whose generator runs on a crop of the latent (a middle and a right-edge crop).
+VOCODER_SHAPES = [
+    (1, 1, 1.0, None),
+    (8, 5, 1.0, None),
+    (40, 26, 1.25, None),
+    (150, 80, 1.0, None),
+    (60, 30, 1.0, (36, 120)),
+    (33, 20, 1.25, (10, 30)),
+]
 SSL_FRAMES = [2, 3, 101, 500]
 SPEC_FRAMES = [1, 2, 50, 600]
 
 
-def _export(graph: torch.nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str],
-            dynamic: dict[str, dict[int, str]]) -> Path:
+def _export(
+    graph: torch.nn.Module,
+    args: tuple,
+    path: Path,
+    inputs: list[str],
+    outputs: list[str],
+    dynamic: dict[str, dict[int, str]],
+) -> Path:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph, args, str(path), dynamo=False, opset_version=OPSET, input_names=inputs,
-                          output_names=outputs, dynamic_axes=dynamic)
+        torch.onnx.export(
+            graph,
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+        )
     return path
 
 
 def export_prompt_extractor(model: SoVITS, path: Path) -> Path:
     graph = PromptExtractorGraph(model)
-    return _export(graph, graph.example_inputs(), path, ["ssl"], ["codes"],
-                   {"ssl": {2: "ssl_frames"}, "codes": {1: "tokens"}})
+    return _export(
+        graph, graph.example_inputs(), path, ["ssl"], ["codes"], {"ssl": {2: "ssl_frames"}, "codes": {1: "tokens"}}
+    )
 
 
 def _style_inputs(model: SoVITS) -> list[str]:
@@ -59,9 +82,14 @@ def export_style_encoder(model: SoVITS, path: Path) -> Path:
 
 def export_vocoder(model: SoVITS, path: Path) -> Path:
     graph = VocoderGraph(model)
-    return _export(graph, graph.example_inputs(), path, VOCODER_INPUTS, ["wav"],
-                   {"codes": {1: "tokens"}, "phones": {1: "phones"}, "noise": {2: "noise_frames"},
-                    "wav": {1: "samples"}})
+    return _export(
+        graph,
+        graph.example_inputs(),
+        path,
+        VOCODER_INPUTS,
+        ["wav"],
+        {"codes": {1: "tokens"}, "phones": {1: "phones"}, "noise": {2: "noise_frames"}, "wav": {1: "samples"}},
+    )
 
 
 def prompt_extractor_parity(model: SoVITS, session) -> dict[str, float]:
@@ -94,8 +122,8 @@ def vocoder_parity(model: SoVITS, session) -> dict[str, float]:
     graph = VocoderGraph(model)
     torch.manual_seed(0)
     err = 0.0
-    for tokens, phones, speed in VOCODER_SHAPES:
-        inputs = graph.example_inputs(tokens, phones, speed)
+    for tokens, phones, speed, crop in VOCODER_SHAPES:
+        inputs = graph.example_inputs(tokens, phones, speed, crop)
         want = graph(*inputs).numpy()
         got = session.run(None, {n: t.numpy() for n, t in zip(VOCODER_INPUTS, inputs, strict=True)})[0]
         if got.shape != want.shape:
