@@ -28,7 +28,7 @@ from bundle.session import create_session
 from exporter.checkpoint_io import read_checkpoint
 from exporter.onnx import bert_export, hubert_export, sovits_export, t2s_export
 from exporter.onnx.bundle_readme import bundle_readme
-from exporter.onnx.variants import to_fp16, to_int8
+from exporter.onnx.variants import to_fp16, to_int8, to_int8_static
 from exporter.sovits import load_sovits
 from exporter.t2s import load_t2s
 from relaytts.errors import InvalidArgument, RelayError
@@ -37,10 +37,17 @@ __all__ = ["ExportError", "ParityRow", "export_bundle"]
 
 FP32_TOLERANCE = 1e-4
 GREEDY_STEPS = 200
-FILE_NAMES = {Role.T2S: "t2s", Role.PROMPT_EXTRACTOR: "prompt_extractor", Role.STYLE_ENCODER: "style_encoder",
-              Role.VOCODER: "vocoder", Role.BERT: "bert", Role.HUBERT: "hubert"}
-#: Which variants are made for which graph: int8 only where decoding is weight-bound (T2S).
-VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER), Precision.INT8: (Role.T2S,)}
+FILE_NAMES = {
+    Role.T2S: "t2s",
+    Role.PROMPT_EXTRACTOR: "prompt_extractor",
+    Role.STYLE_ENCODER: "style_encoder",
+    Role.VOCODER: "vocoder",
+    Role.BERT: "bert",
+    Role.HUBERT: "hubert",
+}
+#: Which variants are made for which graph (int8: dynamic for the weight-bound T2S, static QDQ for the
+#: convolution-bound vocoder; see exporter.onnx.variants).
+VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER), Precision.INT8: (Role.T2S, Role.VOCODER)}
 
 
 class ExportError(RelayError):
@@ -94,9 +101,15 @@ def export_bundle(
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     try:
-        manifest, rows = _export_into(Path(gpt), Path(sovits), build, tuple(dict.fromkeys(precisions)), say,
-                                      Path(bert_dir) if bert_dir is not None else None,
-                                      Path(hubert_dir) if hubert_dir is not None else None)
+        manifest, rows = _export_into(
+            Path(gpt),
+            Path(sovits),
+            build,
+            tuple(dict.fromkeys(precisions)),
+            say,
+            Path(bert_dir) if bert_dir is not None else None,
+            Path(hubert_dir) if hubert_dir is not None else None,
+        )
         (build / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         (build / "README.md").write_text(bundle_readme(manifest), encoding="utf-8")
         if out.exists():
@@ -107,9 +120,15 @@ def export_bundle(
         shutil.rmtree(build, ignore_errors=True)
 
 
-def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Precision, ...],
-                 say: Callable[[str], None], bert_dir: Path | None = None,
-                 hubert_dir: Path | None = None) -> tuple[Manifest, list[ParityRow]]:
+def _export_into(
+    gpt: Path,
+    sovits_path: Path,
+    build: Path,
+    precisions: tuple[Precision, ...],
+    say: Callable[[str], None],
+    bert_dir: Path | None = None,
+    hubert_dir: Path | None = None,
+) -> tuple[Manifest, list[ParityRow]]:
     import onnxruntime
 
     say("loading checkpoints")
@@ -135,19 +154,34 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
 
     graphs = [
         (Role.T2S, lambda p: t2s_export.export_t2s(t2s, p), lambda s: _t2s_fp32_parity(t2s, s)),
-        (Role.PROMPT_EXTRACTOR, lambda p: sovits_export.export_prompt_extractor(sovits, p),
-         lambda s: sovits_export.prompt_extractor_parity(sovits, s)),
-        (Role.STYLE_ENCODER, lambda p: sovits_export.export_style_encoder(sovits, p),
-         lambda s: sovits_export.style_encoder_parity(sovits, s)),
-        (Role.VOCODER, lambda p: sovits_export.export_vocoder(sovits, p),
-         lambda s: sovits_export.vocoder_parity(sovits, s)),
+        (
+            Role.PROMPT_EXTRACTOR,
+            lambda p: sovits_export.export_prompt_extractor(sovits, p),
+            lambda s: sovits_export.prompt_extractor_parity(sovits, s),
+        ),
+        (
+            Role.STYLE_ENCODER,
+            lambda p: sovits_export.export_style_encoder(sovits, p),
+            lambda s: sovits_export.style_encoder_parity(sovits, s),
+        ),
+        (
+            Role.VOCODER,
+            lambda p: sovits_export.export_vocoder(sovits, p),
+            lambda s: sovits_export.vocoder_parity(sovits, s),
+        ),
     ]
     if bert is not None:
-        graphs.append((Role.BERT, lambda p: bert_export.export_bert_graph(bert, p),
-                       lambda s: bert_export.bert_parity(bert, s)))
+        graphs.append(
+            (Role.BERT, lambda p: bert_export.export_bert_graph(bert, p), lambda s: bert_export.bert_parity(bert, s))
+        )
     if hubert is not None:
-        graphs.append((Role.HUBERT, lambda p: hubert_export.export_hubert_graph(hubert, p),
-                       lambda s: hubert_export.hubert_parity(hubert, s)))
+        graphs.append(
+            (
+                Role.HUBERT,
+                lambda p: hubert_export.export_hubert_graph(hubert, p),
+                lambda s: hubert_export.hubert_parity(hubert, s),
+            )
+        )
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -159,12 +193,17 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
             failures = [k for k, v in parity.items() if k.endswith("max_abs") and v > FP32_TOLERANCE]
             failures += [k for k, v in parity.items() if k.endswith("agreement") and v < 1.0]
             for key, value in parity.items():
-                limit = f"<= {FP32_TOLERANCE:g}" if key.endswith("max_abs") else ("= 1" if key.endswith("agreement")
-                                                                                  else "")
+                limit = (
+                    f"<= {FP32_TOLERANCE:g}"
+                    if key.endswith("max_abs")
+                    else ("= 1" if key.endswith("agreement") else "")
+                )
                 rows.append(ParityRow(role.value, "fp32", key, value, limit, key not in failures))
             if failures:
-                raise ExportError(f"{role.value} fp32 graph does not match PyTorch: " +
-                                  ", ".join(f"{k}={parity[k]:.3g}" for k in failures))
+                raise ExportError(
+                    f"{role.value} fp32 graph does not match PyTorch: "
+                    + ", ".join(f"{k}={parity[k]:.3g}" for k in failures)
+                )
             fp32_paths[role] = path
             files.append(_graph_file(build, path, role, Precision.FP32, parity, validated=True))
 
@@ -174,7 +213,12 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
             for role in VARIANT_ROLES[precision]:
                 say(f"making {role.value} ({precision.value})")
                 path = build / file_name(role, precision)
-                (to_int8 if precision is Precision.INT8 else to_fp16)(fp32_paths[role], path)
+                if precision is Precision.FP16:
+                    to_fp16(fp32_paths[role], path)
+                elif role is Role.VOCODER:
+                    to_int8_static(fp32_paths[role], path, sovits_export.vocoder_calibration(sovits))
+                else:
+                    to_int8(fp32_paths[role], path)
                 say(f"measuring {role.value} ({precision.value}) against fp32")
                 if role is Role.T2S:
                     parity, problem = _t2s_variant_report(t2s, fp32_paths[role], path)
@@ -182,8 +226,9 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
                     parity, problem = sovits_export.vocoder_variant_report(sovits, fp32_paths[role], path)
                 for key, value in parity.items():
                     rows.append(ParityRow(role.value, precision.value, key, value, "", problem is None))
-                files.append(_graph_file(build, path, role, precision, parity, validated=problem is None,
-                                         note=problem or ""))
+                files.append(
+                    _graph_file(build, path, role, precision, parity, validated=problem is None, note=problem or "")
+                )
 
     manifest = Manifest(
         model_version=sovits.config.version,
@@ -203,16 +248,26 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
         sources={
             "gpt": {"file": gpt.name, "sha256": sha256_file(gpt), "info": gpt_raw.info},
             "sovits": {"file": sovits_path.name, "sha256": sha256_file(sovits_path), "info": sovits_raw.info},
-        } | {name: extra.source() for name, extra in (("bert", bert), ("hubert", hubert)) if extra is not None},
+        }
+        | {name: extra.source() for name, extra in (("bert", bert), ("hubert", hubert)) if extra is not None},
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return manifest, rows
 
 
-def _graph_file(build: Path, path: Path, role: Role, precision: Precision, parity: dict[str, float],
-                validated: bool, note: str = "") -> GraphFile:
-    return GraphFile(role=role, precision=precision, path=path.name, sha256=sha256_file(path),
-                     size_bytes=path.stat().st_size, validated=validated, parity=parity, note=note)
+def _graph_file(
+    build: Path, path: Path, role: Role, precision: Precision, parity: dict[str, float], validated: bool, note: str = ""
+) -> GraphFile:
+    return GraphFile(
+        role=role,
+        precision=precision,
+        path=path.name,
+        sha256=sha256_file(path),
+        size_bytes=path.stat().st_size,
+        validated=validated,
+        parity=parity,
+        note=note,
+    )
 
 
 def _t2s_fp32_parity(t2s, session) -> dict[str, float]:
@@ -220,8 +275,9 @@ def _t2s_fp32_parity(t2s, session) -> dict[str, float]:
     phones, bert, prompt = t2s_export.random_prompt(t2s, text_len=24, prompt_len=30, seed=1)
     cfg = t2s.config
     reference = t2s_export.torch_greedy(t2s, phones, bert, prompt, GREEDY_STEPS, stop_at_eos=False)
-    got = t2s_export.ort_greedy(session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt,
-                                GREEDY_STEPS, stop_at_eos=False)
+    got = t2s_export.ort_greedy(
+        session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt, GREEDY_STEPS, stop_at_eos=False
+    )
     parity["greedy_200_agreement"] = float(reference == got)
     return parity
 
@@ -244,14 +300,14 @@ def _t2s_variant_report(t2s, fp32_path: Path, variant_path: Path) -> tuple[dict[
 
     def run(session, stop_at_eos: bool) -> tuple[list[int], float]:
         start = time.perf_counter()
-        tokens = t2s_export.ort_greedy(session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt,
-                                       GREEDY_STEPS, stop_at_eos)
+        tokens = t2s_export.ort_greedy(
+            session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt, GREEDY_STEPS, stop_at_eos
+        )
         return tokens, (time.perf_counter() - start) * 1000 / max(len(tokens), 1)
 
     base_tokens, base_ms = run(base, False)
     var_tokens, var_ms = run(variant, False)
-    divergence = next((i for i, (a, b) in enumerate(zip(base_tokens, var_tokens, strict=True)) if a != b),
-                      GREEDY_STEPS)
+    divergence = next((i for i, (a, b) in enumerate(zip(base_tokens, var_tokens, strict=True)) if a != b), GREEDY_STEPS)
     base_len, var_len = len(run(base, True)[0]), len(run(variant, True)[0])
     parity = {
         "logits_max_abs": float(err.max()),

@@ -21,6 +21,7 @@ __all__ = [
     "manifest_sizes",
     "prompt_extractor_parity",
     "style_encoder_parity",
+    "vocoder_calibration",
     "vocoder_parity",
     "vocoder_variant_report",
 ]
@@ -132,18 +133,28 @@ def vocoder_parity(model: SoVITS, session) -> dict[str, float]:
     return {"wav_max_abs": err}
 
 
+def vocoder_calibration(model: SoVITS, windows: int = 8, tokens: int = 30) -> list[dict[str, np.ndarray]]:
+    """Feeds that set the int8 vocoder's activation ranges: random tokens at the streaming window size."""
+    graph = VocoderGraph(model)
+    torch.manual_seed(7)
+    return [
+        {n: t.numpy() for n, t in zip(VOCODER_INPUTS, graph.example_inputs(tokens, 20), strict=True)}
+        for _ in range(windows)
+    ]
+
+
+#: A vocoder variant below this SNR against fp32 is written but not marked validated.
+VARIANT_MIN_SNR_DB = 25.0
+
+
 def vocoder_variant_report(model: SoVITS, fp32_path: Path, variant_path: Path) -> tuple[dict[str, float], str | None]:
     """Waveform error and SNR of a vocoder variant against the fp32 graph, plus size and speed."""
     graph = VocoderGraph(model)
     base, variant = create_session(fp32_path), create_session(variant_path)
     torch.manual_seed(1)
     inputs = {n: t.numpy() for n, t in zip(VOCODER_INPUTS, graph.example_inputs(100, 60), strict=True)}
-    start = time.perf_counter()
-    want = base.run(None, inputs)[0]
-    base_s = time.perf_counter() - start
-    start = time.perf_counter()
-    got = variant.run(None, inputs)[0]
-    var_s = time.perf_counter() - start
+    base_s, want = _best_of(base, inputs)
+    var_s, got = _best_of(variant, inputs)
     noise_power = float(np.mean((got - want) ** 2))
     snr = 10 * np.log10(float(np.mean(want**2)) / max(noise_power, 1e-20))
     parity = {
@@ -153,8 +164,19 @@ def vocoder_variant_report(model: SoVITS, fp32_path: Path, variant_path: Path) -
         "size_ratio_to_fp32": variant_path.stat().st_size / fp32_path.stat().st_size,
         "speed_ratio_to_fp32": var_s / base_s,
     }
-    problem = None if snr >= 20 else f"audio SNR {snr:.1f} dB vs fp32 (< 20 dB)"
+    problem = None if snr >= VARIANT_MIN_SNR_DB else f"audio SNR {snr:.1f} dB vs fp32 (< {VARIANT_MIN_SNR_DB:g} dB)"
     return parity, problem
+
+
+def _best_of(session, inputs: dict[str, np.ndarray], runs: int = 3) -> tuple[float, np.ndarray]:
+    """Fastest of ``runs`` (after one warm-up run) and the output: a shared machine's noise only adds time."""
+    out = session.run(None, inputs)[0]
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, inputs)
+        best = min(best, time.perf_counter() - start)
+    return best, out
 
 
 def manifest_sizes(model: SoVITS) -> dict[str, int]:
