@@ -95,6 +95,11 @@ class StreamingConfig:
             )
 
 
+GPU_STREAMING = StreamingConfig(bucket_tokens=16)
+"""GPU default: window lengths in 16-token buckets, the shapes ``Vocoder.warm_up`` runs at load
+(unmeasured on a GPU so far: no GPU was available when this was written)."""
+
+
 def segment_noise(seed: int, start_frame: int, frames: int, channels: int) -> np.ndarray:
     """Standard normal noise ``[1, channels, frames]`` for absolute frames ``start_frame..``."""
     first, last = start_frame // NOISE_BLOCK_FRAMES, (start_frame + frames - 1) // NOISE_BLOCK_FRAMES
@@ -115,21 +120,28 @@ class Vocoder:
         self.sample_rate = sample_rate
         self.samples_per_token = samples_per_token
         self.latent_channels = latent_channels
-        names = {i.name for i in session.get_inputs()} if session is not None else set()
-        self.crops = "dec_frames" in names
+        inputs = {i.name: i for i in session.get_inputs()} if session is not None else {}
+        self.crops = "dec_frames" in inputs
         """The graph synthesises only a crop of each window (bundles exported before it did not)."""
+        gin = inputs["ge"].shape[1] if "ge" in inputs else None
+        self.gin = gin if isinstance(gin, int) else 0
+        self.on_gpu = session is not None and session.get_providers()[0] != "CPUExecutionProvider"
+        """GPU sessions stream with shape buckets and are warmed up at load (see ``warm_up``)."""
 
     @classmethod
     def load(
         cls, bundle: Bundle, precision: Precision = Precision.FP32, options: SessionOptions | None = None
     ) -> Vocoder:
         m = bundle.manifest
-        return cls(
+        vocoder = cls(
             bundle.session(Role.VOCODER, precision, options),
             m.sample_rate,
             m.samples_per_token,
             m.sovits["latent_channels"],
         )
+        if vocoder.on_gpu:
+            vocoder.warm_up(GPU_STREAMING)
+        return vocoder
 
     def window_frame(self, skip_tokens: int, speed: float = 1.0) -> int:
         """The latent frame where the audio of a window that skips ``skip_tokens`` tokens starts."""
@@ -164,8 +176,31 @@ class Vocoder:
         }
         if self.crops:
             feeds["dec_frames"] = np.array([begin, frames + 1], np.int64)  # an end past the latent = to its end
-            return self.session.run(None, feeds)[0][0]
-        return self.session.run(None, feeds)[0][0][begin * (self.samples_per_token // FRAMES_PER_TOKEN) :]
+            return self._run(feeds)
+        return self._run(feeds)[begin * (self.samples_per_token // FRAMES_PER_TOKEN) :]
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """One graph run through an I/O binding: the inputs are bound once from host memory and the
+        waveform is written straight to host memory (on CUDA: one copy each way on the compute stream,
+        no device-side output buffer handed back to Python). The same path runs on CPU."""
+        binding = self.session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        binding.bind_output(self.session.get_outputs()[0].name, "cpu")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0][0]
+
+    def warm_up(self, config: StreamingConfig | None = None, phones: int = 32, max_tokens: int = 64) -> int:
+        """Run the window shapes streaming with ``config`` produces (bucket multiples up to ``max_tokens``),
+        so a GPU picks its kernels at load time, not mid-stream. Returns the number of runs."""
+        config = config or StreamingConfig()
+        step = max(config.bucket_tokens, config.min_new_tokens)
+        ge, ids = np.zeros(self.gin, np.float32), np.zeros(phones, np.int64)
+        runs = 0
+        for tokens in range(step, max_tokens + 1, step):
+            self.decode_window(np.zeros(tokens, np.int64), ids, ge, 0, 0.5, 0, 1.0, max(0, tokens - step))
+            runs += 1
+        return runs
 
     def decode(
         self,
@@ -196,7 +231,8 @@ class Vocoder:
         speed: float = 1.0,
     ) -> SegmentStream:
         """Start streaming one segment; feed it token chunks with ``push`` and end with ``finish``."""
-        return SegmentStream(self, phones, ge, noise_scale, seed, config or StreamingConfig(), speed)
+        default = GPU_STREAMING if self.on_gpu else StreamingConfig()
+        return SegmentStream(self, phones, ge, noise_scale, seed, config or default, speed)
 
 
 class SegmentStream:

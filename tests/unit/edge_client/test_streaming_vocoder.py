@@ -100,18 +100,14 @@ def test_bucketed_windows_use_few_shapes_and_match_offline(vocoder, segment):
     """With shape buckets every window's generator length is a multiple of the bucket (GPU: no new shapes)."""
     tokens, phones, ge = segment
     shapes = []
-    original = vocoder.session.run
 
-    class Recorder:
-        def run(self, names, feeds):
+    class Recorder(Vocoder):
+        def _run(self, feeds):
             begin, _ = feeds["dec_frames"]
             shapes.append((feeds["codes"].shape[1], feeds["codes"].shape[1] - int(begin) // 2))
-            return original(names, feeds)
+            return super()._run(feeds)
 
-        def get_inputs(self):
-            return vocoder.session.get_inputs()
-
-    bucketed = Vocoder(Recorder(), vocoder.sample_rate, vocoder.samples_per_token, vocoder.latent_channels)
+    bucketed = Recorder(vocoder.session, vocoder.sample_rate, vocoder.samples_per_token, vocoder.latent_channels)
     config = StreamingConfig(bucket_tokens=16)
     streamed = np.concatenate(stream_in_chunks(bucketed, segment, [8, 25], config=config))
     offline = vocoder.decode(tokens, phones, ge, noise_scale=0.0)
@@ -121,6 +117,12 @@ def test_bucketed_windows_use_few_shapes_and_match_offline(vocoder, segment):
     # past the segment's start (where fewer tokens exist than a bucket) both lengths are whole buckets
     later = [(encoded, synthesised) for encoded, synthesised in shapes if encoded >= 48]
     assert later and all(e % 16 == 0 and s % 16 == 0 for e, s in later)
+
+
+def test_warm_up_runs_the_bucket_shapes(vocoder):
+    config = StreamingConfig(bucket_tokens=16)
+    assert vocoder.warm_up(config, max_tokens=48) == 3
+    assert not vocoder.on_gpu and vocoder.gin == vocoder.session.get_inputs()[2].shape[1]
 
 
 def test_first_audio_comes_before_the_segment_ends(vocoder, segment):
