@@ -38,6 +38,7 @@ from typing import Any, Self
 
 import grpc
 
+from bundle import Precision
 from edge_client.model_cache import ModelCache, ModelInfo
 from edge_client.stitch import DEFAULT_STYLE_CACHE_ENTRIES, ChunkAssembler, PlaybackStats, StyleCache
 from edge_client.vocoder import AudioChunk, Vocoder
@@ -253,7 +254,7 @@ class _ClientBase:
     def __init__(self, gateway: str, api_key: str | None = None, cache_dir: str | Path | None = None,
                  timeout: float = DEFAULT_TIMEOUT_SECONDS, *, credentials: grpc.ChannelCredentials | None = None,
                  max_retries: int = DEFAULT_MAX_RETRIES, retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
-                 style_cache_entries: int = DEFAULT_STYLE_CACHE_ENTRIES) -> None:
+                 style_cache_entries: int = DEFAULT_STYLE_CACHE_ENTRIES, vocoder_precision: str = "fp32") -> None:
         if not gateway:
             raise InvalidArgument("`gateway` must be host:port; given an empty string")
         if not (timeout > 0 and math.isfinite(timeout)):
@@ -263,6 +264,10 @@ class _ClientBase:
         if not 0 <= style_cache_entries <= MAX_CACHED_VOICE_HASHES:  # all of them are announced per request
             raise InvalidArgument(f"`style_cache_entries` must be in [0, {MAX_CACHED_VOICE_HASHES}]; given "
                                   f"{style_cache_entries}")
+        if vocoder_precision not in {p.value for p in Precision}:
+            raise InvalidArgument(f"`vocoder_precision` must be one of fp32, fp16, int8; given {vocoder_precision!r}")
+        self.vocoder_precision = Precision(vocoder_precision)
+        """Which vocoder variant of the served bundle runs here (int8: CPUs; fp16: GPUs)."""
         self.gateway = gateway
         self.timeout = float(timeout)
         self.max_retries = max_retries
@@ -281,6 +286,7 @@ class _ClientBase:
     @classmethod
     def from_settings(cls, settings: EdgeSettings, **kwargs: Any) -> Self:
         """A client configured by ``RELAYTTS_EDGE_*`` settings (``relaytts.settings.load_settings().edge``)."""
+        kwargs.setdefault("vocoder_precision", settings.precision)
         return cls(settings.gateway, api_key=settings.api_key or None, cache_dir=settings.cache_dir or None,
                    timeout=settings.timeout_seconds, **kwargs)
 
@@ -436,7 +442,7 @@ class Client(VoicesMixin, _ClientBase):
             if self._loaded is not None and self._loaded[0] == info:
                 return self._loaded
             bundle = self.cache.lookup(info) or self._download(info)
-            self._loaded = (info, Vocoder.load(bundle))
+            self._loaded = (info, Vocoder.load(bundle, self.vocoder_precision))
             return self._loaded
 
     def _download(self, info: ModelInfo):  # noqa: ANN202 - bundle.Bundle

@@ -108,6 +108,8 @@ class EdgeSettings:
     """Where fetched vocoder files are cached; empty = ~/.cache/relaytts."""
     timeout_seconds: float = 30.0
     """Default deadline of unary calls and of waiting for each streamed chunk."""
+    precision: str = "fp32"
+    """Vocoder variant run on the edge: fp32, fp16 (GPUs) or int8 (CPUs; see docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True)

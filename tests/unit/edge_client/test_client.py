@@ -519,3 +519,21 @@ def test_say_prints_a_relay_error_as_one_line(address, warm_cache, gateway, tmp_
     assert result.exit_code == 1
     assert result.stderr == "error: `language` must be one of auto, zh, en, ja; given 'xx'\n"
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_say_precision_picks_the_edge_vocoder_variant(address, warm_cache, gateway, expected):
+    """--precision int8 decodes with the bundle's int8 vocoder: same length, close to but not the fp32 audio."""
+    result = CliRunner().invoke(
+        say_command, ["Hello there.", "-o", "-", "--cache-dir", str(warm_cache), "--precision", "int8"],
+        env={"RELAYTTS_EDGE_GATEWAY": address},
+    )
+    assert result.exit_code == 0, result.stderr
+    pcm = np.frombuffer(result.stdout_bytes, "<i2").astype(np.float32) / 32767
+    assert len(pcm) == len(expected) and not np.allclose(pcm, expected, atol=2e-4)
+    snr = 10 * np.log10(np.mean(expected**2) / np.mean((pcm - expected) ** 2))
+    assert snr >= 15, f"SNR {snr:.1f} dB"
+
+
+def test_an_unknown_vocoder_precision_is_refused(address):
+    with pytest.raises(InvalidArgument, match="`vocoder_precision` must be one of fp32, fp16, int8; given 'int4'"):
+        Client(address, vocoder_precision="int4")
