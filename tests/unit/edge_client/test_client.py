@@ -215,7 +215,7 @@ def test_model_info_describes_the_served_bundle(client, gateway, fixture_bundle)
     info = client.model_info()
     assert info.bundle_id == fixture_bundle.manifest.bundle_id
     assert info.sample_rate_hz == 32000 and info.samples_per_token == 1280
-    assert [f.path for f in info.edge_files] == ["vocoder.onnx"]
+    assert [f.path for f in info.edge_files] == ["vocoder.onnx", "vocoder.int8.onnx"]
     assert gateway.metadata[-1]["authorization"] == "Bearer k3y"
 
 
@@ -227,10 +227,11 @@ def test_ensure_vocoder_fetches_verifies_and_caches_the_edge_files(address, gate
         vocoder = client.ensure_vocoder()
         assert vocoder.sample_rate == 32000
         assert client.ensure_vocoder() is vocoder  # same client: loaded once
-    assert sorted(gateway.fetches) == sorted(["vocoder.onnx"] + (["manifest.json"] if list_manifest else []))
+    edge = ["vocoder.int8.onnx", "vocoder.onnx"]  # every variant comes along: --precision picks one later
+    assert sorted(gateway.fetches) == sorted(edge + (["manifest.json"] if list_manifest else []))
     bundle_id = fixture_bundle.manifest.bundle_id
     assert sorted(p.name for p in tmp_path.iterdir()) == [bundle_id]  # no staging leftovers
-    assert sorted(p.name for p in (tmp_path / bundle_id).iterdir()) == ["manifest.json", "vocoder.onnx"]
+    assert sorted(p.name for p in (tmp_path / bundle_id).iterdir()) == ["manifest.json", *edge]
 
 
 def test_a_second_client_uses_the_cache_without_fetching(address, gateway, warm_cache):
@@ -443,7 +444,7 @@ def test_the_async_client_fetches_resumes_and_sounds_the_same(address, gateway, 
             return fetched, chunks, client.last_job_id
 
     fetched, chunks, job_id = asyncio.run(main())
-    assert fetched == ["vocoder.onnx"] and job_id == JOB
+    assert sorted(fetched) == ["vocoder.int8.onnx", "vocoder.onnx"] and job_id == JOB
     assert gateway.resumes == [(JOB, 3)]
     np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]), expected, atol=1e-5)
     assert len(gateway.reports) == 1 and gateway.metadata[-1]["authorization"] == "Bearer k3y"
