@@ -83,7 +83,8 @@ class WorkerSettings:
     queues: str = "t2s.interactive,voices"
     """Comma-separated Celery queues to consume (``voices``: registering voices from reference clips)."""
     first_chunk_tokens: int = 8
-    """Tokens in a job's first chunk (small, for time to first audio)."""
+    """Tokens in a job's first chunk (small, for time to first audio; at least 7, or the edge vocoder's
+    3-token holdback and 4-token minimum window keep it silent until the second chunk)."""
     chunk_tokens: int = 25
     """Tokens in every later chunk."""
 
