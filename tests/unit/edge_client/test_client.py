@@ -257,7 +257,7 @@ def test_a_damaged_cache_entry_is_fetched_again(address, gateway, tmp_path, fixt
     gateway.fetches.clear()
     with Client(address, cache_dir=tmp_path) as client:
         client.ensure_vocoder()
-    assert gateway.fetches == ["vocoder.onnx"]
+    assert gateway.fetches == ["vocoder.onnx", "vocoder.int8.onnx"]  # the whole edge set again
 
 
 # --- synthesis ----------------------------------------------------------------------------------------------------
