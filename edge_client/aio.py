@@ -123,7 +123,7 @@ class AsyncClient(_ClientBase):
             if self._loaded is not None and self._loaded[0] == info:
                 return self._loaded
             bundle = await asyncio.to_thread(self.cache.lookup, info) or await self._download(info)
-            self._loaded = (info, await asyncio.to_thread(Vocoder.load, bundle))
+            self._loaded = (info, await asyncio.to_thread(Vocoder.load, bundle, self.vocoder_precision))
             return self._loaded
 
     async def _download(self, info: ModelInfo):  # noqa: ANN202 - bundle.Bundle

@@ -35,8 +35,11 @@ __all__ = ["say_command"]
 @click.option("--speed", type=click.FloatRange(MIN_SPEED, MAX_SPEED), default=1.0, show_default=True,
               help="Speaking rate, rendered here (above 1 is faster).")
 @tls_options
+@click.option("--precision", default=None, type=click.Choice(["fp32", "fp16", "int8"]),
+              help="Vocoder variant run here [env RELAYTTS_EDGE_PRECISION; fp32]; int8 is the fast one on CPUs.")
 def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: str | None, lang: str,
-                seed: int | None, cache_dir: str | None, speed: float, edge_tls: dict[str, Any]) -> None:
+                seed: int | None, cache_dir: str | None, speed: float, precision: str | None,
+                edge_tls: dict[str, Any]) -> None:
     """Speak TEXT through the gateway; the vocoder runs here (fetched and cached on first use)."""
     import signal
 
@@ -46,7 +49,7 @@ def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: s
 
     signal.signal(signal.SIGTERM, terminated)
     try:
-        _say(text, voice, out, gateway, api_key, lang, seed, cache_dir, speed, edge_tls)
+        _say(text, voice, out, gateway, api_key, lang, seed, cache_dir, speed, edge_tls, precision)
     except RelayError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -56,13 +59,14 @@ def say_command(text: str, voice: str, out: str, gateway: str | None, api_key: s
 
 
 def _say(text: str, voice: str, out: str, gateway: str | None, api_key: str | None, lang: str, seed: int | None,
-         cache_dir: str | None, speed: float = 1.0, edge_tls: dict[str, Any] | None = None) -> None:
+         cache_dir: str | None, speed: float = 1.0, edge_tls: dict[str, Any] | None = None,
+         precision: str | None = None) -> None:
     from edge_client.client import Client
     from edge_client.sinks import open_sink
     from relaytts.settings import load_settings
 
     settings = load_settings(overrides={"edge.gateway": gateway, "edge.api_key": api_key,
-                                        "edge.cache_dir": cache_dir, **(edge_tls or {})})
+                                        "edge.cache_dir": cache_dir, "edge.precision": precision, **(edge_tls or {})})
     to_stdout = out == "-"
     with Client.from_settings(settings.edge) as client:
         vocoder = client.ensure_vocoder()

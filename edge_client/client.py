@@ -42,6 +42,7 @@ from typing import Any, Self
 
 import grpc
 
+from bundle import Precision
 from edge_client.model_cache import ModelCache, ModelInfo
 from edge_client.stitch import DEFAULT_STYLE_CACHE_ENTRIES, ChunkAssembler, PlaybackStats, StyleCache
 from edge_client.tls import TransportSecurity
@@ -278,7 +279,7 @@ class _ClientBase:
                  max_retries: int | None = DEFAULT_MAX_RETRIES, retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
                  resume_budget: float = DEFAULT_RESUME_BUDGET_SECONDS,
                  style_cache_entries: int = DEFAULT_STYLE_CACHE_ENTRIES,
-                 security: TransportSecurity | None = None) -> None:
+                 security: TransportSecurity | None = None, vocoder_precision: str = "fp32") -> None:
         if not gateway:
             raise InvalidArgument("`gateway` must be host:port; given an empty string")
         if not (timeout > 0 and math.isfinite(timeout)):
@@ -290,6 +291,10 @@ class _ClientBase:
         if not 0 <= style_cache_entries <= MAX_CACHED_VOICE_HASHES:  # all of them are announced per request
             raise InvalidArgument(f"`style_cache_entries` must be in [0, {MAX_CACHED_VOICE_HASHES}]; given "
                                   f"{style_cache_entries}")
+        if vocoder_precision not in {p.value for p in Precision}:
+            raise InvalidArgument(f"`vocoder_precision` must be one of fp32, fp16, int8; given {vocoder_precision!r}")
+        self.vocoder_precision = Precision(vocoder_precision)
+        """Which vocoder variant of the served bundle runs here (int8: CPUs; fp16: GPUs)."""
         self.gateway = gateway
         self.timeout = float(timeout)
         self.max_retries = max_retries
@@ -324,6 +329,7 @@ class _ClientBase:
             client_cert_file=settings.client_cert_file, client_key_file=settings.client_key_file,
             allow_plaintext_key=settings.allow_plaintext_key))
         kwargs.setdefault("resume_budget", settings.resume_budget_seconds)
+        kwargs.setdefault("vocoder_precision", settings.precision)
         return cls(settings.gateway, api_key=settings.api_key or None, cache_dir=settings.cache_dir or None,
                    timeout=settings.timeout_seconds, **kwargs)
 
@@ -487,7 +493,7 @@ class Client(VoicesMixin, _ClientBase):
             if self._loaded is not None and self._loaded[0] == info:
                 return self._loaded
             bundle = self.cache.lookup(info) or self._download(info)
-            self._loaded = (info, Vocoder.load(bundle))
+            self._loaded = (info, Vocoder.load(bundle, self.vocoder_precision))
             return self._loaded
 
     def _download(self, info: ModelInfo):  # noqa: ANN202 - bundle.Bundle

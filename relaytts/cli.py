@@ -270,7 +270,6 @@ def bench_sv_command(sv_path: Path | None, bundle_dir: Path | None, threads: int
                      json_path: Path | None) -> None:
     """Speaker verification (v2Pro/v2ProPlus): sv graph time per second of reference audio vs PyTorch."""
     from exporter.bench_sv import CONDITIONING_HEADERS, HEADERS, bench_sv, bench_sv_conditioning, write_json
-
     from relaytts.console import print_table
 
     rows, meta = bench_sv(sv_path, threads, runs)
@@ -457,6 +456,54 @@ def bench_system_command(bundle_dir: Path | None, runs: int, streams: int, run_d
     rows = bench_system(settings, run_dir, runs, streams, with_batch=with_batch)
     print_table(["metric", "system", "in-process", "difference", "target", "verdict"], rows,
                 title=f"system vs in-process ({bundle_dir})")
+
+
+@bench.command(name="latency")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path),
+              help="Bundle to serve (default: the demo bundle, built once in bundles/demo).")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]),
+              help="Where the worker's T2S and the edge vocoder run.")
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]),
+              help="Edge vocoder variant.")
+@click.option("--gpt", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The bundle's GPT checkpoint: adds the ORT / PyTorch prefill ratio.")
+@click.option("--runs", default=12, show_default=True, type=click.IntRange(10), help="Requests after warm-up.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the figures here (JSON).")
+@click.option("--run-dir", default=".relaytts/bench", show_default=True, type=click.Path(path_type=Path))
+@one_line_errors
+def bench_latency_command(bundle_dir: Path | None, device: str, precision: str, gpt: Path | None, runs: int,
+                          json_path: Path | None, run_dir: Path) -> None:
+    """Time to first audio through the real system (p50/p95, by stage), plus vocoder and prefill ratios."""
+    import dataclasses
+    import json
+
+    from relaytts.bench_latency import bench_latency
+    from relaytts.console import print_table
+    from relaytts.redis_server import free_port
+
+    if bundle_dir is None:
+        from exporter.demo_bundle import build_demo_bundle
+
+        bundle_dir = Path("bundles/demo")
+        build_demo_bundle(bundle_dir)
+    settings = _system_settings(bundle_dir, None, free_port()).with_overrides(
+        {"metrics.gateway_port": 0, "metrics.worker_port": 0, "worker.device": device})
+    report = bench_latency(settings, run_dir, runs, precision=precision, gpt=gpt)
+    rows = [["time to first audio (ms)", round(report.ttfa_p50_ms, 1), round(report.ttfa_p95_ms, 1)]]
+    rows += [[f"  {name}", round(v["p50_ms"], 1), round(v["p95_ms"], 1)] for name, v in report.stages.items()]
+    rows += [["underruns (live-sink model), all requests", report.underruns, ""],
+             ["streamed / offline vocoder cost", round(report.stream_offline_ratio, 2), ""]]
+    if report.prefill:
+        rows.append(["prefill ORT / PyTorch (best of 5)", round(report.prefill["ratio"], 2),
+                     f"{report.prefill['ort_ms']:.1f} / {report.prefill['torch_ms']:.1f} ms"])
+        rows.append(["prefill ORT / compute floor", round(report.prefill["ort_vs_floor"], 2),
+                     f"floor {report.prefill['floor_ms']:.1f} ms"])
+    rows += [[f"vocoder {v['precision']}: time / fp32, SNR dB", round(v["time_ratio_vs_fp32"], 2),
+              round(v["snr_db_vs_fp32"], 1)] for v in report.variants]
+    print_table(["metric", "p50 / value", "p95 / detail"], rows, title=f"time to first audio ({bundle_dir}, {device})")
+    if json_path is not None:
+        json_path.write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n", encoding="utf-8")
 
 
 DEMO_TEXT = "Hello! This sentence went from a cloud worker to the edge as latent chunks. 你好，世界。"

@@ -102,7 +102,8 @@ class WorkerSettings:
     queues: str = "t2s.interactive,voices"
     """Comma-separated Celery queues to consume (``voices``: registering voices from reference clips)."""
     first_chunk_tokens: int = 8
-    """Tokens in a job's first chunk (small, for time to first audio)."""
+    """Tokens in a job's first chunk (small, for time to first audio; at least 7, or the edge vocoder's
+    3-token holdback and 4-token minimum window keep it silent until the second chunk)."""
     chunk_tokens: int = 25
     """Tokens in every later chunk."""
     lease_seconds: float = 4.0
@@ -148,6 +149,8 @@ class EdgeSettings:
     """PEM private key of ``client_cert_file``."""
     allow_plaintext_key: bool = False
     """Send the API key without TLS to a non-loopback gateway (a trusted private network only). Off: refused."""
+    precision: str = "fp32"
+    """Vocoder variant run on the edge: fp32, fp16 (GPUs) or int8 (CPUs; see docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True)

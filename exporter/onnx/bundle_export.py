@@ -31,7 +31,7 @@ from bundle.session import create_session
 from exporter.checkpoint_io import read_checkpoint
 from exporter.onnx import bert_export, g2pw_export, hubert_export, sovits_export, sv_export, t2s_export
 from exporter.onnx.bundle_readme import bundle_readme
-from exporter.onnx.variants import to_fp16, to_int8
+from exporter.onnx.variants import to_fp16, to_int8, to_int8_static
 from exporter.sovits import load_sovits
 from exporter.t2s import load_t2s
 from relaytts.errors import InvalidArgument, RelayError
@@ -43,10 +43,10 @@ GREEDY_STEPS = 200
 FILE_NAMES = {Role.T2S: "t2s", Role.PROMPT_EXTRACTOR: "prompt_extractor", Role.STYLE_ENCODER: "style_encoder",
               Role.VOCODER: "vocoder", Role.BERT: "bert", Role.HUBERT: "hubert", Role.G2PW: "g2pw",
               Role.SV: "sv"}
-#: Which variants are made for which graph: int8 only where decoding is weight-bound (T2S). The sv graph gets
-#: an fp16 variant (validated only at cosine >= 0.999); int8 is not offered for it: the dynamic quantizer
-#: only touches MatMul/Gemm weights, and ERes2NetV2 is all convolutions.
-VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER, Role.SV), Precision.INT8: (Role.T2S,)}
+#: Which variants are made for which graph (int8: dynamic for the weight-bound T2S, static QDQ for the
+#: convolution-bound vocoder; see exporter.onnx.variants). The sv graph gets an fp16 variant (validated only at
+#: cosine >= 0.999) and no int8 one: ERes2NetV2 is all convolutions with a wide dynamic range (see docs/bundle.md).
+VARIANT_ROLES = {Precision.FP16: (Role.T2S, Role.VOCODER, Role.SV), Precision.INT8: (Role.T2S, Role.VOCODER)}
 SV_FILE_HINT = "pretrained_eres2netv2w24s4ep4.ckpt"
 """The file name upstream ships the speaker-verification net under (GPT_SoVITS/pretrained_models/sv/)."""
 
@@ -158,16 +158,26 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
 
     graphs = [
         (Role.T2S, lambda p: t2s_export.export_t2s(t2s, p), lambda s: _t2s_fp32_parity(t2s, s)),
-        (Role.PROMPT_EXTRACTOR, lambda p: sovits_export.export_prompt_extractor(sovits, p),
-         lambda s: sovits_export.prompt_extractor_parity(sovits, s)),
-        (Role.STYLE_ENCODER, lambda p: sovits_export.export_style_encoder(sovits, p),
-         lambda s: sovits_export.style_encoder_parity(sovits, s)),
-        (Role.VOCODER, lambda p: sovits_export.export_vocoder(sovits, p),
-         lambda s: sovits_export.vocoder_parity(sovits, s)),
+        (
+            Role.PROMPT_EXTRACTOR,
+            lambda p: sovits_export.export_prompt_extractor(sovits, p),
+            lambda s: sovits_export.prompt_extractor_parity(sovits, s),
+        ),
+        (
+            Role.STYLE_ENCODER,
+            lambda p: sovits_export.export_style_encoder(sovits, p),
+            lambda s: sovits_export.style_encoder_parity(sovits, s),
+        ),
+        (
+            Role.VOCODER,
+            lambda p: sovits_export.export_vocoder(sovits, p),
+            lambda s: sovits_export.vocoder_parity(sovits, s),
+        ),
     ]
     if bert is not None:
-        graphs.append((Role.BERT, lambda p: bert_export.export_bert_graph(bert, p),
-                       lambda s: bert_export.bert_parity(bert, s)))
+        graphs.append(
+            (Role.BERT, lambda p: bert_export.export_bert_graph(bert, p), lambda s: bert_export.bert_parity(bert, s))
+        )
     if hubert is not None:
         graphs.append((Role.HUBERT, lambda p: hubert_export.export_hubert_graph(hubert, p),
                        lambda s: hubert_export.hubert_parity(hubert, s)))
@@ -187,12 +197,17 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
             failures = [k for k, v in parity.items() if k.endswith("max_abs") and v > FP32_TOLERANCE]
             failures += [k for k, v in parity.items() if k.endswith("agreement") and v < 1.0]
             for key, value in parity.items():
-                limit = f"<= {FP32_TOLERANCE:g}" if key.endswith("max_abs") else ("= 1" if key.endswith("agreement")
-                                                                                  else "")
+                limit = (
+                    f"<= {FP32_TOLERANCE:g}"
+                    if key.endswith("max_abs")
+                    else ("= 1" if key.endswith("agreement") else "")
+                )
                 rows.append(ParityRow(role.value, "fp32", key, value, limit, key not in failures))
             if failures:
-                raise ExportError(f"{role.value} fp32 graph does not match PyTorch: " +
-                                  ", ".join(f"{k}={parity[k]:.3g}" for k in failures))
+                raise ExportError(
+                    f"{role.value} fp32 graph does not match PyTorch: "
+                    + ", ".join(f"{k}={parity[k]:.3g}" for k in failures)
+                )
             fp32_paths[role] = path
             files.append(_graph_file(build, path, role, Precision.FP32, parity, validated=True))
 
@@ -204,7 +219,12 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
                     continue
                 say(f"making {role.value} ({precision.value})")
                 path = build / file_name(role, precision)
-                (to_int8 if precision is Precision.INT8 else to_fp16)(fp32_paths[role], path)
+                if precision is Precision.FP16:
+                    to_fp16(fp32_paths[role], path)
+                elif role is Role.VOCODER:
+                    to_int8_static(fp32_paths[role], path, sovits_export.vocoder_calibration(sovits))
+                else:
+                    to_int8(fp32_paths[role], path)
                 say(f"measuring {role.value} ({precision.value}) against fp32")
                 if role is Role.T2S:
                     parity, problem = _t2s_variant_report(t2s, fp32_paths[role], path)
@@ -214,8 +234,9 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
                     parity, problem = sovits_export.vocoder_variant_report(sovits, fp32_paths[role], path)
                 for key, value in parity.items():
                     rows.append(ParityRow(role.value, precision.value, key, value, "", problem is None))
-                files.append(_graph_file(build, path, role, precision, parity, validated=problem is None,
-                                         note=problem or ""))
+                files.append(
+                    _graph_file(build, path, role, precision, parity, validated=problem is None, note=problem or "")
+                )
 
     manifest = Manifest(
         model_version=sovits.config.version,
@@ -272,8 +293,9 @@ def _t2s_fp32_parity(t2s, session) -> dict[str, float]:
     phones, bert, prompt = t2s_export.random_prompt(t2s, text_len=24, prompt_len=30, seed=1)
     cfg = t2s.config
     reference = t2s_export.torch_greedy(t2s, phones, bert, prompt, GREEDY_STEPS, stop_at_eos=False)
-    got = t2s_export.ort_greedy(session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt,
-                                GREEDY_STEPS, stop_at_eos=False)
+    got = t2s_export.ort_greedy(
+        session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt, GREEDY_STEPS, stop_at_eos=False
+    )
     parity["greedy_200_agreement"] = float(reference == got)
     return parity
 
@@ -296,14 +318,14 @@ def _t2s_variant_report(t2s, fp32_path: Path, variant_path: Path) -> tuple[dict[
 
     def run(session, stop_at_eos: bool) -> tuple[list[int], float]:
         start = time.perf_counter()
-        tokens = t2s_export.ort_greedy(session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt,
-                                       GREEDY_STEPS, stop_at_eos)
+        tokens = t2s_export.ort_greedy(
+            session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt, GREEDY_STEPS, stop_at_eos
+        )
         return tokens, (time.perf_counter() - start) * 1000 / max(len(tokens), 1)
 
     base_tokens, base_ms = run(base, False)
     var_tokens, var_ms = run(variant, False)
-    divergence = next((i for i, (a, b) in enumerate(zip(base_tokens, var_tokens, strict=True)) if a != b),
-                      GREEDY_STEPS)
+    divergence = next((i for i, (a, b) in enumerate(zip(base_tokens, var_tokens, strict=True)) if a != b), GREEDY_STEPS)
     base_len, var_len = len(run(base, True)[0]), len(run(variant, True)[0])
     parity = {
         "logits_max_abs": float(err.max()),

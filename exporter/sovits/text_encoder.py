@@ -67,7 +67,11 @@ def speed_length(length: int | torch.Tensor, speed: float | torch.Tensor) -> int
     if not isinstance(speed, torch.Tensor) and not isinstance(length, torch.Tensor):
         return int(length) if speed == 1 else int(length / speed) + 1
     length_t = (
-        length.to(torch.float64) if isinstance(length, torch.Tensor) else torch.full((), length, dtype=torch.float64)
+        length.to(torch.float64)
+        if isinstance(length, torch.Tensor)
+        else torch.full(
+            (), length, dtype=torch.float64, device=speed.device if isinstance(speed, torch.Tensor) else None
+        )
     )
     if not isinstance(speed, torch.Tensor):
         return length_t.to(torch.int64) if speed == 1 else (torch.floor(length_t / speed) + 1).to(torch.int64)
@@ -85,7 +89,7 @@ def linear_resize(x: torch.Tensor, size: int | torch.Tensor) -> torch.Tensor:
     out_pos = torch.arange(size, device=x.device, dtype=torch.float32)
     t_in = x.shape[-1]
     # float32 scale T / size, as F.interpolate computes it (a traced size is already a tensor).
-    t_in_f = t_in.to(torch.float32) if isinstance(t_in, torch.Tensor) else torch.tensor(float(t_in))
+    t_in_f = t_in.to(torch.float32) if isinstance(t_in, torch.Tensor) else torch.tensor(float(t_in), device=x.device)
     scale = t_in_f / out_pos.shape[0]
     src = ((out_pos + 0.5) * scale - 0.5).clamp(min=0)
     # src < T - 0.5, so floor(src) <= T - 1; the right neighbour of the last frame is the last

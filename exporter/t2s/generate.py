@@ -87,7 +87,8 @@ def generate(
     params = (params or SamplingParams()).validate()
     eos = model.config.eos
     early_stop = params.early_stop if params.early_stop is not None else model.config.default_early_stop
-    generator = torch.Generator().manual_seed(params.seed if params.seed is not None else torch.seed())
+    device = phones.device  # every tensor made here lives where the inputs do (CPU, CUDA)
+    generator = torch.Generator(device=device).manual_seed(params.seed if params.seed is not None else torch.seed())
     history = prompt.clone()  # repetition penalty looks at prompt + generated tokens
     generated: list[Tensor] = []
     raw: list[Tensor] = []
@@ -110,7 +111,9 @@ def generate(
         if len(generated) > early_stop:
             reason, idx = StopReason.EARLY_STOP, step
             break
-    tokens = torch.stack(generated) if generated else torch.zeros(1, dtype=torch.long)  # never hand back nothing
+    tokens = (
+        torch.stack(generated) if generated else torch.zeros(1, dtype=torch.long, device=device)
+    )  # never hand back nothing
     return Generation(tokens=tokens, stop_reason=reason, upstream_idx=idx, raw_logits=raw)
 
 

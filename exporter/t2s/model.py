@@ -29,7 +29,9 @@ def sinusoidal_positions(positions: Tensor, dim: int) -> Tensor:
     Computed on the fly instead of from a 4000-row table so any position (long caches, exported
     step graphs) costs the same and matches the table bit for bit.
     """
-    div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * -(math.log(10000.0) / dim))
+    # on the positions' device: a CPU table would make the reference fail on CUDA (and on meta)
+    steps = torch.arange(0, dim, 2, dtype=torch.float32, device=positions.device)
+    div_term = torch.exp(steps * -(math.log(10000.0) / dim))
     angles = positions.to(torch.float32).unsqueeze(-1) * div_term
     # interleave [sin0, cos0, sin1, cos1, ...]; no -1 in the shape: ONNX Reshape cannot infer it for 0 rows
     return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(positions.shape[0], dim)

@@ -65,7 +65,8 @@ def test_export_then_verify_then_edge(upstream_dir, tmp_path):
 
     result = run("bundle", "edge", str(out), str(tmp_path / "edge"))
     assert result.exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "edge").iterdir()) == ["manifest.json", "vocoder.onnx"]
+    edge_files = ["manifest.json", "vocoder.int8.onnx", "vocoder.onnx"]
+    assert sorted(p.name for p in (tmp_path / "edge").iterdir()) == edge_files
 
     (out / "t2s.onnx").write_bytes(b"tampered")
     result = run("bundle", "verify", str(out))

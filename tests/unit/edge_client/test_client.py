@@ -215,7 +215,7 @@ def test_model_info_describes_the_served_bundle(client, gateway, fixture_bundle)
     info = client.model_info()
     assert info.bundle_id == fixture_bundle.manifest.bundle_id
     assert info.sample_rate_hz == 32000 and info.samples_per_token == 1280
-    assert [f.path for f in info.edge_files] == ["vocoder.onnx"]
+    assert [f.path for f in info.edge_files] == ["vocoder.onnx", "vocoder.int8.onnx"]
     assert gateway.metadata[-1]["authorization"] == "Bearer k3y"
 
 
@@ -227,10 +227,11 @@ def test_ensure_vocoder_fetches_verifies_and_caches_the_edge_files(address, gate
         vocoder = client.ensure_vocoder()
         assert vocoder.sample_rate == 32000
         assert client.ensure_vocoder() is vocoder  # same client: loaded once
-    assert sorted(gateway.fetches) == sorted(["vocoder.onnx"] + (["manifest.json"] if list_manifest else []))
+    edge = ["vocoder.int8.onnx", "vocoder.onnx"]  # every variant comes along: --precision picks one later
+    assert sorted(gateway.fetches) == sorted(edge + (["manifest.json"] if list_manifest else []))
     bundle_id = fixture_bundle.manifest.bundle_id
     assert sorted(p.name for p in tmp_path.iterdir()) == [bundle_id]  # no staging leftovers
-    assert sorted(p.name for p in (tmp_path / bundle_id).iterdir()) == ["manifest.json", "vocoder.onnx"]
+    assert sorted(p.name for p in (tmp_path / bundle_id).iterdir()) == ["manifest.json", *edge]
 
 
 def test_a_second_client_uses_the_cache_without_fetching(address, gateway, warm_cache):
@@ -256,7 +257,7 @@ def test_a_damaged_cache_entry_is_fetched_again(address, gateway, tmp_path, fixt
     gateway.fetches.clear()
     with Client(address, cache_dir=tmp_path) as client:
         client.ensure_vocoder()
-    assert gateway.fetches == ["vocoder.onnx"]
+    assert gateway.fetches == ["vocoder.onnx", "vocoder.int8.onnx"]  # the whole edge set again
 
 
 # --- synthesis ----------------------------------------------------------------------------------------------------
@@ -451,7 +452,7 @@ def test_the_async_client_fetches_resumes_and_sounds_the_same(address, gateway, 
             return fetched, chunks, client.last_job_id
 
     fetched, chunks, job_id = asyncio.run(main())
-    assert fetched == ["vocoder.onnx"] and job_id == JOB
+    assert sorted(fetched) == ["vocoder.int8.onnx", "vocoder.onnx"] and job_id == JOB
     assert gateway.resumes == [(JOB, 3)]
     np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]), expected, atol=1e-5)
     assert len(gateway.reports) == 1 and gateway.metadata[-1]["authorization"] == "Bearer k3y"
@@ -527,3 +528,21 @@ def test_say_prints_a_relay_error_as_one_line(address, warm_cache, gateway, tmp_
     assert result.exit_code == 1
     assert result.stderr == "error: `language` must be one of auto, zh, en, ja; given 'xx'\n"
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_say_precision_picks_the_edge_vocoder_variant(address, warm_cache, gateway, expected):
+    """--precision int8 decodes with the bundle's int8 vocoder: same length, close to but not the fp32 audio."""
+    result = CliRunner().invoke(
+        say_command, ["Hello there.", "-o", "-", "--cache-dir", str(warm_cache), "--precision", "int8"],
+        env={"RELAYTTS_EDGE_GATEWAY": address},
+    )
+    assert result.exit_code == 0, result.stderr
+    pcm = np.frombuffer(result.stdout_bytes, "<i2").astype(np.float32) / 32767
+    assert len(pcm) == len(expected) and not np.allclose(pcm, expected, atol=2e-4)
+    snr = 10 * np.log10(np.mean(expected**2) / np.mean((pcm - expected) ** 2))
+    assert snr >= 15, f"SNR {snr:.1f} dB"
+
+
+def test_an_unknown_vocoder_precision_is_refused(address):
+    with pytest.raises(InvalidArgument, match="`vocoder_precision` must be one of fp32, fp16, int8; given 'int4'"):
+        Client(address, vocoder_precision="int4")

@@ -29,21 +29,43 @@ class FakeVocoder(Vocoder):
         self.streams: list[dict] = []
 
     def stream(self, phones, ge, noise_scale=0.5, seed=0, config=None, speed=1.0):
-        self.streams.append({"phones": list(phones), "ge": np.asarray(ge).copy(), "noise_scale": noise_scale,
-                             "seed": seed, "speed": speed})
+        self.streams.append(
+            {
+                "phones": list(phones),
+                "ge": np.asarray(ge).copy(),
+                "noise_scale": noise_scale,
+                "seed": seed,
+                "speed": speed,
+            }
+        )
         return super().stream(phones, ge, noise_scale, seed, config, speed)
 
-    def decode_window(self, tokens, phones, ge, start_token, noise_scale, seed, speed=1.0):
+    def decode_window(self, tokens, phones, ge, start_token, noise_scale, seed, speed=1.0, skip_tokens=0):
         tokens = np.asarray(tokens, np.float64)
         previous = np.concatenate(([-1.0], tokens[:-1]))
         base = tokens * 1e-3 + previous * 1e-6 + np.sum(phones) * 1e-7 + float(np.sum(ge)) * 1e-4
         base = base + seed * 1e-5 + noise_scale * 1e-2 + (start_token % 7) * 1e-8
         ramp = np.arange(SPT) * 1e-9
-        return (base[:, None] + ramp[None, :]).reshape(-1).astype(np.float32)
+        wav = (base[:, None] + ramp[None, :]).reshape(-1).astype(np.float32)
+        return wav[self.window_frame(skip_tokens, speed) * (SPT // 2) :]
 
 
-def make_job(segments, *, job_id="job1", seed=100, noise_scale=0.5, epoch=1, first_seq=1, first_segment=0,
-             voice_hash="v1", ge=GE, send_ge=True, sizes=(8, 25), final=True, status=pb.JOB_STATUS_DONE):
+def make_job(
+    segments,
+    *,
+    job_id="job1",
+    seed=100,
+    noise_scale=0.5,
+    epoch=1,
+    first_seq=1,
+    first_segment=0,
+    voice_hash="v1",
+    ge=GE,
+    send_ge=True,
+    sizes=(8, 25),
+    final=True,
+    status=pb.JOB_STATUS_DONE,
+):
     """Chunks the way docs/protocol.md §2.5 says a worker writes them (first chunk small, then 25)."""
     chunks, seq = [], first_seq
     for index in range(first_segment, len(segments)):
@@ -68,8 +90,11 @@ def make_job(segments, *, job_id="job1", seed=100, noise_scale=0.5, epoch=1, fir
             chunks.append(c)
             seq += 1
     if final:
-        chunks.append(pb.LatentChunk(job_id=job_id, seq=seq, epoch=epoch, final=True, status=status,
-                                     stop_reason=pb.STOP_REASON_EOS))
+        chunks.append(
+            pb.LatentChunk(
+                job_id=job_id, seq=seq, epoch=epoch, final=True, status=status, stop_reason=pb.STOP_REASON_EOS
+            )
+        )
     return chunks
 
 
@@ -158,12 +183,21 @@ def test_a_resume_overlap_plays_nothing_twice():
     assert assembler.dropped == 3
 
 
-@pytest.mark.parametrize("crash_after", [1, 2, 3, 4, 5, 6],
-                         ids=["seg0-first", "seg0-mid", "seg0-late", "seg0-done", "seg1-first", "seg1-done"])
+@pytest.mark.parametrize(
+    "crash_after",
+    [1, 2, 3, 4, 5, 6],
+    ids=["seg0-first", "seg0-mid", "seg0-late", "seg0-done", "seg1-first", "seg1-done"],
+)
 def test_an_epoch_restart_with_the_same_tokens_sounds_like_no_crash(crash_after):
     chunks = make_job(SEGMENTS)
     assert [(c.segment_index, c.segment_final) for c in chunks[:6]] == [
-        (0, False), (0, False), (0, False), (0, True), (1, False), (1, True)]
+        (0, False),
+        (0, False),
+        (0, False),
+        (0, True),
+        (1, False),
+        (1, True),
+    ]
     # the worker died after `crash_after` chunks; the redelivered task redoes the unfinished segment (epoch 2)
     done_segment = max((c.segment_index for c in chunks[:crash_after] if c.segment_final), default=-1)
     redo = make_job(SEGMENTS, epoch=2, first_seq=crash_after + 1, first_segment=done_segment + 1)
@@ -184,7 +218,7 @@ def test_an_epoch_restart_with_other_tokens_skips_what_was_played_and_completes(
     # nothing played twice: the new epoch's audio continues at the sample where the old one stopped
     assert len(before) + len(after) == 75 * SPT
     full_new = reference([(other[0][0], segments[0][1])])
-    assert np.array_equal(after, full_new[len(before):])
+    assert np.array_equal(after, full_new[len(before) :])
 
 
 def test_chunks_of_a_superseded_epoch_are_dropped():
@@ -209,8 +243,9 @@ def test_a_finished_segment_is_never_replayed():
 
 def test_the_final_chunk_flushes_an_unfinished_segment_and_records_the_outcome():
     chunks = make_job(segments_of([40]), final=False)[:-1]  # segment never said segment_final
-    final = pb.LatentChunk(job_id="job1", seq=chunks[-1].seq + 1, epoch=1, final=True,
-                           status=pb.JOB_STATUS_FAILED, error="worker exploded")
+    final = pb.LatentChunk(
+        job_id="job1", seq=chunks[-1].seq + 1, epoch=1, final=True, status=pb.JOB_STATUS_FAILED, error="worker exploded"
+    )
     assembler = ChunkAssembler(FakeVocoder())
     audio = play(assembler, [*chunks, final])
     assert len(audio) == 33 * SPT  # everything received, the held-back tail included
@@ -289,11 +324,11 @@ def test_playback_stats_for_a_file_sink_count_no_underruns():
 
 def test_playback_stats_for_a_live_sink_count_late_audio_as_underruns():
     stats = PlaybackStats(live=True, started_at=0.0)
-    stats.on_audio(0.1, 1.0)   # plays until 1.1
-    stats.on_audio(0.9, 1.0)   # in time: plays until 2.1
-    stats.on_audio(2.5, 0.5)   # late: the listener heard 0.4 s of nothing
-    stats.on_audio(2.9, 0.5)   # in time after the restart: plays until 3.5
-    stats.on_audio(3.6, 0.1)   # late again
+    stats.on_audio(0.1, 1.0)  # plays until 1.1
+    stats.on_audio(0.9, 1.0)  # in time: plays until 2.1
+    stats.on_audio(2.5, 0.5)  # late: the listener heard 0.4 s of nothing
+    stats.on_audio(2.9, 0.5)  # in time after the restart: plays until 3.5
+    stats.on_audio(3.6, 0.1)  # late again
     assert stats.underruns == 2
     assert stats.audio_seconds == pytest.approx(3.1)
 

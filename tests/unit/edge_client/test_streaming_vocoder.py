@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_client.vocoder import AudioChunk, Vocoder, segment_noise
+from edge_client.vocoder import AudioChunk, StreamingConfig, Vocoder, segment_noise
 
 TOKENS = 150
 
@@ -22,9 +22,11 @@ def segment(fixture_bundle):
     return rng.integers(0, 1024, TOKENS), rng.integers(0, 732, 70), ge
 
 
-def stream_in_chunks(vocoder, segment, sizes, noise_scale=0.0, speed=1.0):
+def stream_in_chunks(vocoder, segment, sizes, noise_scale=0.0, speed=1.0, config=None, streams=None):
     tokens, phones, ge = segment
-    stream = vocoder.stream(phones, ge, noise_scale=noise_scale, seed=9, speed=speed)
+    stream = vocoder.stream(phones, ge, noise_scale=noise_scale, seed=9, speed=speed, config=config)
+    if streams is not None:
+        streams.append(stream)
     pieces, i, k = [], 0, 0
     while i < len(tokens):
         n = sizes[k % len(sizes)]
@@ -73,6 +75,54 @@ def test_streaming_at_another_speed_matches_the_offline_decode(vocoder, segment,
     steps = np.abs(np.diff(streamed))
     joins = [p for p in np.cumsum([len(x) for x in pieces])[:-1] if 0 < p < len(streamed)]
     assert joins and max(steps[p - 1] for p in joins) <= np.abs(np.diff(offline)).max()
+
+
+@pytest.mark.parametrize("speed", [1.0, 1.25])
+def test_windows_synthesise_only_new_audio_plus_margins(vocoder, segment, speed):
+    """The generator (the costly part) re-synthesises a few tokens per window, not the left context."""
+    tokens, phones, ge = segment
+    config = StreamingConfig()
+    streams = []
+    streamed = np.concatenate(stream_in_chunks(vocoder, segment, [8, 25], speed=speed, streams=streams))
+    (stream,) = streams
+    assert vocoder.crops
+    overhead = config.margin_tokens + stream.holdback
+    assert stream.tokens_synthesised <= TOKENS + stream.windows_decoded * overhead
+    assert stream.tokens_encoded > stream.tokens_synthesised  # the encoder still sees its left context
+    offline = vocoder.decode(tokens, phones, ge, noise_scale=0.0, speed=speed)
+    assert len(streamed) == len(offline)
+    if speed == 1:
+        snr = 10 * np.log10(np.mean(offline**2) / np.mean((streamed - offline) ** 2))
+        assert snr >= 20, f"SNR {snr:.1f} dB"
+
+
+def test_bucketed_windows_use_few_shapes_and_match_offline(vocoder, segment):
+    """With shape buckets every window's generator length is a multiple of the bucket (GPU: no new shapes)."""
+    tokens, phones, ge = segment
+    shapes = []
+
+    class Recorder(Vocoder):
+        def _run(self, feeds):
+            begin, _ = feeds["dec_frames"]
+            shapes.append((feeds["codes"].shape[1], feeds["codes"].shape[1] - int(begin) // 2))
+            return super()._run(feeds)
+
+    bucketed = Recorder(vocoder.session, vocoder.sample_rate, vocoder.samples_per_token, vocoder.latent_channels)
+    config = StreamingConfig(bucket_tokens=16)
+    streamed = np.concatenate(stream_in_chunks(bucketed, segment, [8, 25], config=config))
+    offline = vocoder.decode(tokens, phones, ge, noise_scale=0.0)
+    assert len(streamed) == len(offline)
+    snr = 10 * np.log10(np.mean(offline**2) / np.mean((streamed - offline) ** 2))
+    assert snr >= 20, f"SNR {snr:.1f} dB"
+    # past the segment's start (where fewer tokens exist than a bucket) both lengths are whole buckets
+    later = [(encoded, synthesised) for encoded, synthesised in shapes if encoded >= 48]
+    assert later and all(e % 16 == 0 and s % 16 == 0 for e, s in later)
+
+
+def test_warm_up_runs_the_bucket_shapes(vocoder):
+    config = StreamingConfig(bucket_tokens=16)
+    assert vocoder.warm_up(config, max_tokens=48) == 3
+    assert not vocoder.on_gpu and vocoder.gin == vocoder.session.get_inputs()[2].shape[1]
 
 
 def test_first_audio_comes_before_the_segment_ends(vocoder, segment):

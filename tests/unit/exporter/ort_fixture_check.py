@@ -70,10 +70,18 @@ def main(bundle_dir: str, reference_path: str, prefix: str) -> dict[str, float]:
         ("decode_wav_speed125", 1.25, 0.0, np.zeros((1, latent, int(frames / 1.25) + 2), np.float32)),
         ("decode_wav_ns05", 1.0, 0.5, ref["decode_eps"]),
     ]:
-        wav = vocoder.run(None, {
-            "codes": tokens, "phones": ref["decode_phones"], "ge": ref[f"{prefix}ge"], "noise": noise,
-            "noise_scale": np.array([scale], np.float32), "speed": np.array([speed], np.float32),
-        })[0]
+        wav = vocoder.run(
+            None,
+            {
+                "codes": tokens,
+                "phones": ref["decode_phones"],
+                "ge": ref[f"{prefix}ge"],
+                "noise": noise,
+                "noise_scale": np.array([scale], np.float32),
+                "speed": np.array([speed], np.float32),
+                "dec_frames": np.array([0, noise.shape[2] + 1], np.int64),
+            },
+        )[0]
         want = ref[f"{prefix}{key}"][0]
         out[key] = float(np.abs(wav - want).max()) if wav.shape == want.shape else float("inf")
     if any(f.role is Role.SV for f in bundle.manifest.files):

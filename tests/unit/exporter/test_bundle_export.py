@@ -107,7 +107,7 @@ def test_edge_subset_holds_only_the_vocoder(exported, tmp_path):
     edge = write_edge_subset(Bundle.open(out), tmp_path / "edge")
     opened = Bundle.open(edge)
     assert {f.role for f in opened.manifest.files} == {Role.VOCODER}
-    assert sorted(p.name for p in edge.glob("*.onnx")) == ["vocoder.fp16.onnx", "vocoder.onnx"]
+    assert sorted(p.name for p in edge.glob("*.onnx")) == ["vocoder.fp16.onnx", "vocoder.int8.onnx", "vocoder.onnx"]
 
 
 def copy_bundle(src: Path, dest: Path) -> Path:

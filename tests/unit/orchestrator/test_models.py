@@ -18,9 +18,9 @@ def test_edge_files_match_what_write_edge_subset_writes(fixture_bundle, tmp_path
     assert edge.manifest_bytes == (subset / "manifest.json").read_bytes()
     assert edge.bundle_id == edge.info.bundle_id == fixture_bundle.manifest.bundle_id
     assert edge.edge_bundle_id != edge.bundle_id and edge.accepted_bundle_ids == (edge.bundle_id, edge.edge_bundle_id)
-    assert edge.known_paths() == ["manifest.json", "vocoder.onnx"]
+    assert edge.known_paths() == ["manifest.json", "vocoder.onnx", "vocoder.int8.onnx"]
     roles = {f.path: f.role for f in edge.info.edge_files}
-    assert roles == {"manifest.json": "manifest", "vocoder.onnx": "vocoder"}
+    assert roles == {"manifest.json": "manifest", "vocoder.onnx": "vocoder", "vocoder.int8.onnx": "vocoder"}
     # An edge subset directory serves the same files; its own id is the subset's.
     again = EdgeFiles.load(subset)
     assert again.manifest_bytes == edge.manifest_bytes and again.bundle_id == edge.edge_bundle_id
