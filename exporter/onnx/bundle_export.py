@@ -217,8 +217,9 @@ def _graph_file(build: Path, path: Path, role: Role, precision: Precision, parit
 
 def _t2s_fp32_parity(t2s, session) -> dict[str, float]:
     parity = t2s_export.t2s_parity(t2s, session)
-    phones, bert, prompt = t2s_export.random_prompt(t2s, text_len=24, prompt_len=30, seed=1)
     cfg = t2s.config
+    parity |= t2s_export.t2s_batch_parity(session, cfg.num_layers, cfg.hidden_dim, cfg.vocab_size)
+    phones, bert, prompt = t2s_export.random_prompt(t2s, text_len=24, prompt_len=30, seed=1)
     reference = t2s_export.torch_greedy(t2s, phones, bert, prompt, GREEDY_STEPS, stop_at_eos=False)
     got = t2s_export.ort_greedy(session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt,
                                 GREEDY_STEPS, stop_at_eos=False)
