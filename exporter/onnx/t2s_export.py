@@ -82,20 +82,23 @@ def t2s_batch_parity(session, num_layers: int, hidden_dim: int, vocab_size: int,
         tokens = rng.integers(0, vocab_size - 1, (batch, 1))
         starts = rng.integers(0, 1000, batch)
 
-        def feeds(rows: slice, width: int) -> dict[str, np.ndarray]:
-            n = rows.stop - rows.start
-            out = {"phones": np.zeros((n, 0), np.int64), "bert": np.zeros((n, 1024, 0), np.float32),
-                   "tokens": tokens[rows], "audio_start": starts[rows], "past_len": lengths[rows]}
-            out |= {name: np.ascontiguousarray(past[i, rows, :width]) for i, name in enumerate(names[5:])}
-            return out
-
-        logits, keys, values = session.run(None, feeds(slice(0, batch), longest))
+        case = (names, tokens, starts, lengths, past)
+        logits, keys, values = session.run(None, _step_feeds(*case, slice(0, batch), longest))
         for row in range(batch):
-            alone = session.run(None, feeds(slice(row, row + 1), int(lengths[row])))
+            alone = session.run(None, _step_feeds(*case, slice(row, row + 1), int(lengths[row])))
             logits_err = max(logits_err, float(np.abs(logits[row] - alone[0][0]).max()))
             cache_err = max(cache_err, float(np.abs(keys[:, row] - alone[1][:, 0]).max()),
                             float(np.abs(values[:, row] - alone[2][:, 0]).max()))
     return {"batch_logits_max_abs": logits_err, "batch_cache_max_abs": cache_err}
+
+
+def _step_feeds(names: list[str], tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray, past: np.ndarray,
+                rows: slice, width: int) -> dict[str, np.ndarray]:
+    """Feeds of a one-token step for ``rows`` of a batch, the past cut to ``width`` positions."""
+    n = rows.stop - rows.start
+    out = {"phones": np.zeros((n, 0), np.int64), "bert": np.zeros((n, 1024, 0), np.float32),
+           "tokens": tokens[rows], "audio_start": starts[rows], "past_len": lengths[rows]}
+    return out | {name: np.ascontiguousarray(past[i, rows, :width]) for i, name in enumerate(names[5:])}
 
 
 def greedy_decode(
