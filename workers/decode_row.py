@@ -56,8 +56,7 @@ class DecodeRow:
         self.history = np.empty(len(prompt) + params.max_new_tokens, np.int64)  # ids the penalty looks at
         self.history[: len(prompt)] = prompt
         self.seen = len(prompt)
-        self.next_position = len(prompt)
-        """Audio position of the next token fed to the model."""
+        self.prompt_len = len(prompt)
         self.step_index = 0
         self.generated = 0
         self.chunk_index = 0
@@ -92,8 +91,12 @@ class DecodeRow:
         if step + 1 >= self.params.max_new_tokens:
             self._finish(StopReason.MAX_TOKENS)
             return None
-        self.next_position += 1
         return choice.token
+
+    @property
+    def last_position(self) -> int:
+        """Audio position of the token ``advance`` returned last (the prompt takes 0..Tp-1)."""
+        return self.prompt_len + self.generated - 1
 
     def cancel(self) -> None:
         """End the row now (a cancel seen before this step): the final chunk carries what is pending."""

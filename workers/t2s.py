@@ -63,8 +63,12 @@ class T2SEngine:
         params: SamplingParams | None = None,
         policy: ChunkPolicy | None = None,
         cancelled: Callable[[], bool] = _never,
+        cancel_keys: tuple[str, ...] = (),
     ) -> Iterator[TokenChunk]:
-        """Decode one segment, yielding token chunks; the last chunk has ``final=True`` and a reason."""
+        """Decode one segment, yielding token chunks; the last chunk has ``final=True`` and a reason.
+
+        ``cancel_keys`` is for the batched engine's signature (it checks them itself); here ``cancelled``
+        is asked before every step."""
         params = (params or SamplingParams()).validate()
         row = DecodeRow(prompt, params, policy or ChunkPolicy(), self.eos, self.default_early_stop)
         runner = T2SRunner(self.session, self.num_layers, self.hidden_dim)
