@@ -110,6 +110,7 @@ class BatchClient:
             if target is not None:
                 target.put(message)
         process.wait()
+        _forget_metrics(process.pid)
         log.error("decode process %d exited (status %s); %d streams in flight are delivered again", process.pid,
                   process.returncode, len(self._streams))
         with self._lock:
@@ -211,6 +212,14 @@ def decode_config(settings: Settings, manifest: Manifest) -> dict[str, Any]:
     return {"bundle": worker.bundle, "precision": worker.precision, "device": worker.device,
             "threads": worker.threads, "slots": pool_slots(settings, manifest), "capacity": worker.kv_positions,
             "kv_dtype": worker.kv_dtype, "redis_url": settings.redis.url}
+
+
+def _forget_metrics(pid: int) -> None:
+    """Drop a dead decode process's live gauges (prometheus-client keeps their files until told)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 def _chunk(t: tuple) -> TokenChunk:
