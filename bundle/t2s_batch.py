@@ -30,8 +30,9 @@ def supports_batching(session: onnxruntime.InferenceSession) -> bool:
 class KVPool:
     """Preallocated key/value slots; ``acquire``/``release`` hand them out (not thread-safe)."""
 
-    def __init__(self, num_layers: int, slots: int, capacity: int, hidden_dim: int,
-                 dtype: np.dtype | type = np.float32) -> None:
+    def __init__(
+        self, num_layers: int, slots: int, capacity: int, hidden_dim: int, dtype: np.dtype | type = np.float32
+    ) -> None:
         if slots < 1 or capacity < 1:
             raise ValueError(f"a KV pool needs at least one slot and one position; given {slots} x {capacity}")
         shape = (num_layers, slots, capacity, hidden_dim)

@@ -54,9 +54,11 @@ def _one_stream(address: str, seed: int, started: float) -> tuple[float, int]:
 
     with grpc.insecure_channel(address) as channel:
         call = pb_grpc.SynthesisStub(channel).Synthesize(
-            pb.SynthesizeRequest(text=TEXT, language="en",
-                                 sampling=pb.SamplingParams(seed=seed, max_new_tokens=TOKENS_PER_STREAM)),
-            timeout=1800)
+            pb.SynthesizeRequest(
+                text=TEXT, language="en", sampling=pb.SamplingParams(seed=seed, max_new_tokens=TOKENS_PER_STREAM)
+            ),
+            timeout=1800,
+        )
         first, tokens = None, 0
         for chunk in call:
             if first is None and chunk.tokens:
@@ -72,17 +74,31 @@ def _load(address: str, streams: int, seed_base: int) -> ServingRow:
     wall = time.perf_counter() - started
     firsts = [first * 1000 for first, _ in results]
     tokens = sum(t for _, t in results)
-    return ServingRow(streams, "", round(tokens / wall, 2), round(tokens / TOKENS_PER_SECOND_OF_AUDIO / wall, 3),
-                      round(statistics.median(firsts), 1), round(_p95(firsts), 1), round(wall, 2), tokens)
+    return ServingRow(
+        streams,
+        "",
+        round(tokens / wall, 2),
+        round(tokens / TOKENS_PER_SECOND_OF_AUDIO / wall, 3),
+        round(statistics.median(firsts), 1),
+        round(_p95(firsts), 1),
+        round(wall, 2),
+        tokens,
+    )
 
 
-def _run_mode(settings: Settings, run_dir: Path, mode: str, streams: list[int],
-              say: Callable[[str], None]) -> list[ServingRow]:
+def _run_mode(
+    settings: Settings, run_dir: Path, mode: str, streams: list[int], say: Callable[[str], None]
+) -> list[ServingRow]:
     from relaytts.embedded import EmbeddedSystem
 
     max_batch = max(streams) if mode == "batched" else 1
-    settings = settings.with_overrides({"worker.max_batch": max_batch, "books.batch_concurrency": 0,
-                                        "gateway.max_active_streams": max(64, 2 * max(streams))})
+    settings = settings.with_overrides(
+        {
+            "worker.max_batch": max_batch,
+            "books.batch_concurrency": 0,
+            "gateway.max_active_streams": max(64, 2 * max(streams)),
+        }
+    )
     rows = []
     with EmbeddedSystem(settings, run_dir / mode).start() as system:
         _load(system.gateway_address, 1, 0)  # warm-up: sessions, frontend caches, gRPC channel
@@ -93,8 +109,9 @@ def _run_mode(settings: Settings, run_dir: Path, mode: str, streams: list[int],
     return rows
 
 
-def bench_serving(settings: Settings, run_dir: Path, streams: list[int],
-                  say: Callable[[str], None] = print) -> list[ServingRow]:
+def bench_serving(
+    settings: Settings, run_dir: Path, streams: list[int], say: Callable[[str], None] = print
+) -> list[ServingRow]:
     """Every (concurrency, mode) row; batched first, then sequential, the same seeds on both sides."""
     rows = []
     for mode in MODES:
@@ -111,7 +128,17 @@ def summary_rows(rows: list[ServingRow]) -> list[list[object]]:
         b, s = by[(n, "batched")], by[(n, "sequential")]
         ratio = b.tokens_per_s / s.tokens_per_s if s.tokens_per_s else float("nan")
         p95_ratio = b.ttfc_p95_ms / single.ttfc_p95_ms if single else float("nan")
-        out.append([n, b.tokens_per_s, s.tokens_per_s, f"x{ratio:.2f}", b.audio_s_per_s, s.audio_s_per_s,
-                    f"{b.ttfc_p50_ms:.0f} / {b.ttfc_p95_ms:.0f}", f"{s.ttfc_p50_ms:.0f} / {s.ttfc_p95_ms:.0f}",
-                    f"x{p95_ratio:.2f}"])
+        out.append(
+            [
+                n,
+                b.tokens_per_s,
+                s.tokens_per_s,
+                f"x{ratio:.2f}",
+                b.audio_s_per_s,
+                s.audio_s_per_s,
+                f"{b.ttfc_p50_ms:.0f} / {b.ttfc_p95_ms:.0f}",
+                f"{s.ttfc_p50_ms:.0f} / {s.ttfc_p95_ms:.0f}",
+                f"x{p95_ratio:.2f}",
+            ]
+        )
     return out

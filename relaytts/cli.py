@@ -411,8 +411,8 @@ def bench_serving_command(bundle_dir: Path | None, streams: str, device: str, js
             "rows": [{"streams": r.streams, "mode": r.mode, "tokens_per_s": r.tokens_per_s,
                       "audio_s_per_s": r.audio_s_per_s, "ttfc_p50_ms": r.ttfc_p50_ms, "ttfc_p95_ms": r.ttfc_p95_ms,
                       "wall_s": r.wall_s, "tokens": r.tokens} for r in rows],
-            "bundle": {"path": str(bundle_dir), "bundle_id": manifest.bundle_id, "model_version": manifest.model_version,
-                       "t2s": manifest.t2s},
+            "bundle": {"path": str(bundle_dir), "bundle_id": manifest.bundle_id,
+                       "model_version": manifest.model_version, "t2s": manifest.t2s},
             "device": device,
         }, indent=2) + "\n")
 

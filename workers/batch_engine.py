@@ -49,8 +49,17 @@ class _Row:
 class BatchedT2S:
     """A T2S session plus a slot pool; ``admit`` requests, ``step`` them all together."""
 
-    def __init__(self, session, num_layers: int, hidden_dim: int, eos: int, max_sec: int,  # noqa: ANN001
-                 slots: int, capacity: int, kv_dtype: str = "fp32") -> None:
+    def __init__(
+        self,
+        session,
+        num_layers: int,
+        hidden_dim: int,
+        eos: int,
+        max_sec: int,  # noqa: ANN001
+        slots: int,
+        capacity: int,
+        kv_dtype: str = "fp32",
+    ) -> None:
         if kv_dtype not in KV_DTYPES:
             raise InvalidArgument(f"`kv_dtype` must be one of {', '.join(KV_DTYPES)}; given {kv_dtype!r}")
         self.session = session
@@ -61,11 +70,26 @@ class BatchedT2S:
         self._rows: dict[Hashable, _Row] = {}
 
     @classmethod
-    def load(cls, bundle: Bundle, slots: int, capacity: int, precision: Precision = Precision.FP32,
-             options: SessionOptions | None = None, kv_dtype: str = "fp32") -> BatchedT2S:
+    def load(
+        cls,
+        bundle: Bundle,
+        slots: int,
+        capacity: int,
+        precision: Precision = Precision.FP32,
+        options: SessionOptions | None = None,
+        kv_dtype: str = "fp32",
+    ) -> BatchedT2S:
         cfg = bundle.manifest.t2s
-        return cls(bundle.session(Role.T2S, precision, options), cfg["num_layers"], cfg["hidden_dim"], cfg["eos"],
-                   cfg["max_sec"], slots, capacity, kv_dtype)
+        return cls(
+            bundle.session(Role.T2S, precision, options),
+            cfg["num_layers"],
+            cfg["hidden_dim"],
+            cfg["eos"],
+            cfg["max_sec"],
+            slots,
+            capacity,
+            kv_dtype,
+        )
 
     @property
     def provider(self) -> str:
@@ -91,8 +115,15 @@ class BatchedT2S:
         """Cache positions a request can fill: its prefix and every token it may generate."""
         return len(phones) + len(prompt) + params.max_new_tokens
 
-    def admit(self, key: Hashable, phones: np.ndarray, bert: np.ndarray, prompt: np.ndarray,
-              params: SamplingParams, policy: ChunkPolicy) -> list[Emitted]:
+    def admit(
+        self,
+        key: Hashable,
+        phones: np.ndarray,
+        bert: np.ndarray,
+        prompt: np.ndarray,
+        params: SamplingParams,
+        policy: ChunkPolicy,
+    ) -> list[Emitted]:
         """Prefill a request into a free slot; it samples its first token at the next ``step``.
 
         Returns what it emits already (only a ``max_new_tokens=0`` request ends here).
@@ -102,9 +133,11 @@ class BatchedT2S:
         params = params.validate()
         needed = self.positions_needed(phones, prompt, params)
         if needed > self.pool.capacity:
-            raise InvalidArgument(f"this segment may need {needed} cache positions, more than a KV slot holds "
-                                  f"({self.pool.capacity}, RELAYTTS_WORKER_KV_POSITIONS); lower max_new_tokens "
-                                  "or split the text")
+            raise InvalidArgument(
+                f"this segment may need {needed} cache positions, more than a KV slot holds "
+                f"({self.pool.capacity}, RELAYTTS_WORKER_KV_POSITIONS); lower max_new_tokens "
+                "or split the text"
+            )
         decode = DecodeRow(prompt, params, policy, self.eos, self.default_early_stop)
         if decode.done:
             return [Emitted(key, c) for c in decode.drain()]

@@ -83,8 +83,9 @@ class BatchClient:
     def _start_locked(self) -> None:
         mine, theirs = socket.socketpair()
         command = [sys.executable, "-m", "workers.decode_loop", str(theirs.fileno()), json.dumps(self.config)]
-        process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                   env=os.environ.copy())
+        process = subprocess.Popen(
+            command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=os.environ.copy()
+        )
         theirs.close()
         conn = Connection(mine.detach())
         if not conn.poll(START_TIMEOUT_SECONDS):
@@ -111,8 +112,12 @@ class BatchClient:
                 target.put(message)
         process.wait()
         _forget_metrics(process.pid)
-        log.error("decode process %d exited (status %s); %d streams in flight are delivered again", process.pid,
-                  process.returncode, len(self._streams))
+        log.error(
+            "decode process %d exited (status %s); %d streams in flight are delivered again",
+            process.pid,
+            process.returncode,
+            len(self._streams),
+        )
         with self._lock:
             if self._conn is conn:
                 self._conn = self._process = None
@@ -130,9 +135,16 @@ class BatchClient:
             except OSError as exc:  # died before the reader noticed
                 raise DecodeLost(f"the decode process is gone ({exc})") from exc
 
-    def stream(self, phones: np.ndarray, bert: np.ndarray, prompt: np.ndarray, params: SamplingParams | None = None,
-               policy: ChunkPolicy | None = None, cancelled: Callable[[], bool] = _never,
-               cancel_keys: tuple[str, ...] = ()) -> Iterator[TokenChunk]:
+    def stream(
+        self,
+        phones: np.ndarray,
+        bert: np.ndarray,
+        prompt: np.ndarray,
+        params: SamplingParams | None = None,
+        policy: ChunkPolicy | None = None,
+        cancelled: Callable[[], bool] = _never,
+        cancel_keys: tuple[str, ...] = (),
+    ) -> Iterator[TokenChunk]:
         """Decode one segment as a row of the shared batch, yielding its chunks (the last one final).
 
         ``cancel_keys``: Redis keys whose existence cancels the row; the decode process checks them before
@@ -146,9 +158,19 @@ class BatchClient:
         self._streams[rid] = inbox
         ended = False
         try:
-            self._send(("admit", rid, np.asarray(phones, np.int64), np.asarray(bert, np.float32),
-                        np.asarray(prompt, np.int64), asdict(params), (policy.first_tokens, policy.tokens),
-                        tuple(cancel_keys), self.priority))
+            self._send(
+                (
+                    "admit",
+                    rid,
+                    np.asarray(phones, np.int64),
+                    np.asarray(bert, np.float32),
+                    np.asarray(prompt, np.int64),
+                    asdict(params),
+                    (policy.first_tokens, policy.tokens),
+                    tuple(cancel_keys),
+                    self.priority,
+                )
+            )
             while not ended:
                 message = inbox.get()
                 kind = message[0]
@@ -201,17 +223,26 @@ def pool_slots(settings: Settings, manifest: Manifest) -> int:
     per_slot = KVPool.slot_bytes(cfg["num_layers"], worker.kv_positions, cfg["hidden_dim"], itemsize)
     fits = worker.kv_memory_mb * 2**20 // per_slot
     if fits < 1:
-        raise InvalidArgument(f"`kv_memory_mb` ({worker.kv_memory_mb}) cannot hold one KV slot of "
-                              f"{worker.kv_positions} positions ({per_slot / 2**20:.0f} MiB)")
+        raise InvalidArgument(
+            f"`kv_memory_mb` ({worker.kv_memory_mb}) cannot hold one KV slot of "
+            f"{worker.kv_positions} positions ({per_slot / 2**20:.0f} MiB)"
+        )
     return int(min(worker.max_batch, fits))
 
 
 def decode_config(settings: Settings, manifest: Manifest) -> dict[str, Any]:
     """What the decode process needs (JSON on its command line)."""
     worker = settings.worker
-    return {"bundle": worker.bundle, "precision": worker.precision, "device": worker.device,
-            "threads": worker.threads, "slots": pool_slots(settings, manifest), "capacity": worker.kv_positions,
-            "kv_dtype": worker.kv_dtype, "redis_url": settings.redis.url}
+    return {
+        "bundle": worker.bundle,
+        "precision": worker.precision,
+        "device": worker.device,
+        "threads": worker.threads,
+        "slots": pool_slots(settings, manifest),
+        "capacity": worker.kv_positions,
+        "kv_dtype": worker.kv_dtype,
+        "redis_url": settings.redis.url,
+    }
 
 
 def _forget_metrics(pid: int) -> None:

@@ -49,8 +49,12 @@ def _die_with_parent() -> None:
 
 
 def chunk_tuple(chunk: Any) -> tuple:  # noqa: ANN401
-    return (chunk.index, np.asarray(chunk.tokens, np.int64).tobytes(), chunk.final,
-            chunk.stop_reason.value if chunk.stop_reason is not None else "")
+    return (
+        chunk.index,
+        np.asarray(chunk.tokens, np.int64).tobytes(),
+        chunk.final,
+        chunk.stop_reason.value if chunk.stop_reason is not None else "",
+    )
 
 
 class _Loop:
@@ -96,8 +100,7 @@ class _Loop:
         while self.waiting and self.engine.free_slots:
             _, rid, phones, bert, prompt, params, policy, cancel_keys, _priority = self.waiting.popleft()
             try:
-                emitted = self.engine.admit(rid, phones, bert, prompt, SamplingParams(**params),
-                                            ChunkPolicy(*policy))
+                emitted = self.engine.admit(rid, phones, bert, prompt, SamplingParams(**params), ChunkPolicy(*policy))
             except RelayError as exc:
                 self.conn.send(("error", rid, str(exc)))
                 continue
@@ -147,13 +150,20 @@ def serve(conn: Connection, config: dict[str, Any]) -> None:
 
     options = SessionOptions(device=config["device"], intra_op_threads=config["threads"])
     bundle = Bundle.open(config["bundle"], verify=False, side="cloud")
-    engine = BatchedT2S.load(bundle, config["slots"], config["capacity"], Precision(config["precision"]), options,
-                             config["kv_dtype"])
+    engine = BatchedT2S.load(
+        bundle, config["slots"], config["capacity"], Precision(config["precision"]), options, config["kv_dtype"]
+    )
     client = redis.Redis.from_url(config["redis_url"]) if config.get("redis_url") else None
     metrics = worker_metrics()
     metrics.batch_slots.set(config["slots"])
-    log.info("decode loop ready: %d slots x %d positions (%s KV), T2S %s on %s", config["slots"], config["capacity"],
-             config["kv_dtype"], config["precision"], engine.provider)
+    log.info(
+        "decode loop ready: %d slots x %d positions (%s KV), T2S %s on %s",
+        config["slots"],
+        config["capacity"],
+        config["kv_dtype"],
+        config["precision"],
+        engine.provider,
+    )
     conn.send(("ready", engine.provider, config["slots"]))
     _Loop(conn, engine, client, metrics).run()
 

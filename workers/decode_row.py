@@ -45,8 +45,9 @@ class TokenChunk:
 class DecodeRow:
     """Turns successive logits rows into tokens and chunks; ``advance`` once per step, ``drain`` the chunks."""
 
-    def __init__(self, prompt: np.ndarray, params: SamplingParams, policy: ChunkPolicy, eos: int,
-                 default_early_stop: int) -> None:
+    def __init__(
+        self, prompt: np.ndarray, params: SamplingParams, policy: ChunkPolicy, eos: int, default_early_stop: int
+    ) -> None:
         self.params = params
         self.policy = policy
         self.eos = eos
@@ -109,7 +110,8 @@ class DecodeRow:
         return out
 
     def _finish(self, reason: StopReason) -> None:
-        self.outbox.append(TokenChunk(self.chunk_index, np.array(self.pending, np.int64), final=True,
-                                      stop_reason=reason))
+        self.outbox.append(
+            TokenChunk(self.chunk_index, np.array(self.pending, np.int64), final=True, stop_reason=reason)
+        )
         self.pending = []
         self.done = True

@@ -52,19 +52,22 @@ class T2SGraph(nn.Module):
         pe = table.reshape(length, batch, model.config.embedding_dim).transpose(0, 1)
         return model.ar_audio_embedding(tokens) + model.ar_audio_position.alpha * pe
 
-    def forward(self, phones: Tensor, bert: Tensor, tokens: Tensor, audio_start: Tensor, past_len: Tensor,
-                *past: Tensor):
+    def forward(
+        self, phones: Tensor, bert: Tensor, tokens: Tensor, audio_start: Tensor, past_len: Tensor, *past: Tensor
+    ):
         model = self.model
         x = torch.cat((model.embed_text(phones, bert), self.embed_audio(tokens, audio_start)), dim=1)
         blocked = prefix_lm_mask(phones.shape[1], x.shape[1])
         past_positions = torch.arange(past[0].shape[1]).unsqueeze(0)
         past_blocked = (past_positions >= past_len.unsqueeze(1)).unsqueeze(1).unsqueeze(1)  # [B,1,1,P]
-        h, new_keys, new_values = model.run_layers(x, past[: self.num_layers], past[self.num_layers :], blocked,
-                                                   past_blocked)
+        h, new_keys, new_values = model.run_layers(
+            x, past[: self.num_layers], past[self.num_layers :], blocked, past_blocked
+        )
         return model.ar_predict_layer(h[:, -1]), new_keys, new_values
 
-    def example_inputs(self, text_len: int = 5, audio_len: int = 3, past_len: int = 2,
-                       batch: int = 1) -> tuple[Tensor, ...]:
+    def example_inputs(
+        self, text_len: int = 5, audio_len: int = 3, past_len: int = 2, batch: int = 1
+    ) -> tuple[Tensor, ...]:
         """Inputs of the given sizes (export traces with sizes >= 2 so nothing is specialised)."""
         cfg = self.model.config
         past = [torch.randn(batch, past_len, cfg.hidden_dim) for _ in range(2 * cfg.num_layers)]

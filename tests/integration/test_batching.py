@@ -33,10 +33,12 @@ STREAM_TTL = 3600
 MAX_BATCH = 32
 TOKENS = 120
 """Per segment: long enough that 32 jobs overlap in the batch for most of their steps."""
-TEXTS = ["The quick brown fox jumps over the lazy dog. It runs to the river bank.",
-         "A second voice reads this line slowly. Then it stops for a while.",
-         "Numbers and words mix here, twelve of them. The end comes soon.",
-         "Every row samples with its own seed. Nobody shares a random stream."]
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog. It runs to the river bank.",
+    "A second voice reads this line slowly. Then it stops for a while.",
+    "Numbers and words mix here, twelve of them. The end comes soon.",
+    "Every row samples with its own seed. Nobody shares a random stream.",
+]
 JOBS = [(TEXTS[i % len(TEXTS)], 100 + i) for i in range(MAX_BATCH)]
 """(text, seed) of the 32 jobs: four texts, every seed different."""
 
@@ -54,8 +56,10 @@ class Worker:
 
     def metrics(self) -> dict[str, float]:
         body = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
-        return {name: float(value) for name, value in
-                (line.rsplit(" ", 1) for line in body.splitlines() if line and not line.startswith("#"))}
+        return {
+            name: float(value)
+            for name, value in (line.rsplit(" ", 1) for line in body.splitlines() if line and not line.startswith("#"))
+        }
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +68,27 @@ def worker(redis_server, fixture_bundle, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("batch-worker")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYTTS_")}
-    env |= {"RELAYTTS_METRICS_WORKER_PORT": str(free_port()), "RELAYTTS_METRICS_MULTIPROC_DIR": str(tmp / "prom"),
-            "RELAYTTS_WORKER_MAX_BATCH": str(MAX_BATCH), "RELAYTTS_WORKER_KV_POSITIONS": "1024",
-            "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-c", "from workers.cli import worker_command; worker_command()",
-               "--bundle", str(fixture_bundle.root), "--redis-url", redis_server.url]
+    env |= {
+        "RELAYTTS_METRICS_WORKER_PORT": str(free_port()),
+        "RELAYTTS_METRICS_MULTIPROC_DIR": str(tmp / "prom"),
+        "RELAYTTS_WORKER_MAX_BATCH": str(MAX_BATCH),
+        "RELAYTTS_WORKER_KV_POSITIONS": "1024",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from workers.cli import worker_command; worker_command()",
+        "--bundle",
+        str(fixture_bundle.root),
+        "--redis-url",
+        redis_server.url,
+    ]
     log_path = tmp / "worker.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=REPO_ROOT, env=env)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO_ROOT, env=env
+        )
     handle = Worker(process, log_path, int(env["RELAYTTS_METRICS_WORKER_PORT"]))
     settings = load_settings({}, {"redis.url": redis_server.url})
     try:
@@ -111,11 +127,28 @@ def gateway(redis_server):
 def submit(gateway: Celery, r: redis.Redis, text: str, seed: int) -> str:
     job_id = uuid.uuid4().hex
     now = time.time()
-    r.hset(job_key(job_id), mapping={"tenant": "local", "status": "queued", "created_at": now, "enqueued_at": now,
-                                     "voice": "default", "language": "en", "epoch": 0})
+    r.hset(
+        job_key(job_id),
+        mapping={
+            "tenant": "local",
+            "status": "queued",
+            "created_at": now,
+            "enqueued_at": now,
+            "voice": "default",
+            "language": "en",
+            "epoch": 0,
+        },
+    )
     r.expire(job_key(job_id), STREAM_TTL)
-    job = SynthesisJob(job_id=job_id, tenant="local", text=text, language="en",
-                       sampling={"max_new_tokens": TOKENS}, seed=seed, enqueued_at=now)
+    job = SynthesisJob(
+        job_id=job_id,
+        tenant="local",
+        text=text,
+        language="en",
+        sampling={"max_new_tokens": TOKENS},
+        seed=seed,
+        enqueued_at=now,
+    )
     gateway.send_task(SYNTHESIZE_TASK, args=[job.to_json()], queue=INTERACTIVE_QUEUE)
     return job_id
 
@@ -204,8 +237,7 @@ def test_cancelling_one_row_mid_batch_leaves_the_others_untouched(worker, gatewa
             assert chunks[-1].status == pb.JOB_STATUS_DONE and audio_tokens(chunks) == solo[i], f"job {i}"
 
 
-def test_a_killed_decode_process_mid_batch_is_redelivered_and_every_stream_ends_identically(worker, gateway, r,
-                                                                                             solo):
+def test_a_killed_decode_process_mid_batch_is_redelivered_and_every_stream_ends_identically(worker, gateway, r, solo):
     before = worker.metrics()
     [decoder] = worker.children()
     job_ids = [submit(gateway, r, text, seed) for text, seed in JOBS[8:16]]
@@ -226,5 +258,8 @@ def test_a_killed_decode_process_mid_batch_is_redelivered_and_every_stream_ends_
         assert audio_tokens(chunks) == solo[8 + i], f"job {i} differs from its solo run"
     assert worker.children() and worker.children() != [decoder]  # a new decode process serves on
     after = worker.metrics()
-    assert after['relaytts_errors_total{reason="redelivered"}'] - before.get(
-        'relaytts_errors_total{reason="redelivered"}', 0) == 8
+    assert (
+        after['relaytts_errors_total{reason="redelivered"}']
+        - before.get('relaytts_errors_total{reason="redelivered"}', 0)
+        == 8
+    )

@@ -31,8 +31,13 @@ def requests(bundle: Bundle, count: int, max_tokens: int, seed: int = 0) -> list
         phones = rng.integers(0, cfg["phoneme_vocab_size"], text_len).astype(np.int64)
         bert = (rng.standard_normal((1024, text_len)) * 0.3).astype(np.float32)
         prompt = rng.integers(0, cfg["vocab_size"] - 1, prompt_len).astype(np.int64)
-        params = SamplingParams(top_k=[1, 5, 15][i % 3], top_p=[1.0, 0.9][i % 2], temperature=[1.0, 0.8][i % 2],
-                                seed=100 + i, max_new_tokens=int(rng.integers(max_tokens // 2, max_tokens + 1)))
+        params = SamplingParams(
+            top_k=[1, 5, 15][i % 3],
+            top_p=[1.0, 0.9][i % 2],
+            temperature=[1.0, 0.8][i % 2],
+            seed=100 + i,
+            max_new_tokens=int(rng.integers(max_tokens // 2, max_tokens + 1)),
+        )
         out.append((phones, bert, prompt, params))
     return out
 
@@ -42,8 +47,9 @@ def solo(engine: T2SEngine, request: tuple) -> list[TokenChunk]:
     return list(engine.stream(phones, bert, prompt, params, POLICY))
 
 
-def batched(engine: BatchedT2S, reqs: list[tuple], join_every: int = 0,
-            cancel: dict[int, int] | None = None) -> tuple[dict[int, list[TokenChunk]], list[int]]:
+def batched(
+    engine: BatchedT2S, reqs: list[tuple], join_every: int = 0, cancel: dict[int, int] | None = None
+) -> tuple[dict[int, list[TokenChunk]], list[int]]:
     """Decode ``reqs`` together: all at once, or one more joining every ``join_every`` steps.
 
     ``cancel`` maps a request to the step before which it is cancelled. Returns each request's chunks
@@ -113,8 +119,9 @@ def test_fp16_cache_keeps_greedy_tokens_on_the_fixtures(fixture_bundle, sequenti
     inputs = reference["t2s_phones"], reference["t2s_bert"], reference["t2s_prompt"]
     params = SamplingParams(top_k=1, early_stop=int(reference["t2s_greedy_early_stop_num"][0]))
     engine = BatchedT2S.load(fixture_bundle, slots=4, capacity=2048, kv_dtype="fp16")
-    reqs = [(*inputs, params)] + [r[:3] + (SamplingParams(top_k=1, max_new_tokens=60),)
-                                  for r in requests(fixture_bundle, 3, 60, seed=3)]
+    reqs = [(*inputs, params)] + [
+        r[:3] + (SamplingParams(top_k=1, max_new_tokens=60),) for r in requests(fixture_bundle, 3, 60, seed=3)
+    ]
     got, _ = batched(engine, reqs)
     np.testing.assert_array_equal(np.concatenate([c.tokens for c in got[0]]), reference["t2s_greedy_tokens"])
     for i in (1, 2, 3):
