@@ -126,6 +126,11 @@ def run_worker(settings: Settings) -> int:
 
     bundle = Bundle.open(settings.worker.bundle, side="cloud")  # hashes every graph, once, before any fork
     bundle.manifest.file(Role.T2S, Precision(settings.worker.precision))  # BundleError here, not in every child
+    if settings.worker.max_batch > 1 and not bundle.manifest.t2s.get("batched"):
+        log.warning("bundle %s was exported before continuous batching (its T2S graph has no past_len): decoding "
+                    "one request at a time; re-export it to batch", bundle.root)
+        settings = settings.with_overrides({"worker.max_batch": 1})
+        settings = _validated(settings)
     log.info("bundle %s (%s) verified", bundle.manifest.bundle_id, bundle.root)
 
     from workers.metrics import prepare_multiprocess_dir

@@ -195,6 +195,7 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
             "eos": t2s.config.eos,
             "phoneme_vocab_size": t2s.config.phoneme_vocab_size,
             "max_sec": t2s.config.max_sec,
+            "batched": 1,  # the graph takes per-row cache lengths (past_len): continuous batching can use it
         },
         sovits=sovits_export.manifest_sizes(sovits),
         files=files,

@@ -31,7 +31,7 @@ from relaytts.settings import load_settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STREAM_TTL = 3600
 MAX_BATCH = 32
-TOKENS = 120
+TOKENS = 60
 """Per segment: long enough that 32 jobs overlap in the batch for most of their steps."""
 TEXTS = [
     "The quick brown fox jumps over the lazy dog. It runs to the river bank.",

@@ -148,3 +148,23 @@ def test_full_size_rows_give_each_request_its_solo_tokens(full_size):
     assert max(sizes) == 32
     for i, request in enumerate(reqs):
         assert_same(got[i], solo(sequential, request), f"request {i}")
+
+
+def test_the_pool_holds_max_batch_slots_unless_the_memory_cap_is_smaller(fixture_bundle):
+    from relaytts.errors import InvalidArgument
+    from relaytts.settings import load_settings
+    from workers.decode_client import pool_slots
+
+    cfg = fixture_bundle.manifest.t2s
+    per_slot_mb = 2 * cfg["num_layers"] * 1024 * cfg["hidden_dim"] * 4 / 2**20  # fp32 keys + values, 1024 positions
+
+    def slots(**worker) -> int:
+        overrides = {f"worker.{k}": v for k, v in ({"kv_positions": 1024} | worker).items()}
+        return pool_slots(load_settings({}, overrides), fixture_bundle.manifest)
+
+    assert slots(max_batch=32) == 32
+    assert slots(max_batch=32, kv_memory_mb=int(10 * per_slot_mb)) == 10
+    assert slots(max_batch=32, kv_memory_mb=int(10 * per_slot_mb), kv_dtype="fp16") == 20
+    assert slots(max_batch=4, kv_memory_mb=int(10 * per_slot_mb)) == 4
+    with pytest.raises(InvalidArgument, match="cannot hold one KV slot"):
+        slots(kv_positions=200_000, kv_memory_mb=1)
