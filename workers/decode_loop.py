@@ -16,10 +16,8 @@ A chunk tuple is ``(index, tokens int64 bytes, final, stop reason or "")``.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
-import signal
 import sys
 import time
 from collections import deque
@@ -38,14 +36,6 @@ log = logging.getLogger("workers.decode")
 
 LIVE, BATCH = 0, 1
 """Priorities of waiting requests: live synthesis is admitted before book segments."""
-
-
-def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG: a worker killed outright must not leave its decode process (and memory) behind.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    except OSError:  # not Linux: the parent's shutdown still stops it
-        pass
 
 
 def chunk_tuple(chunk: Any) -> tuple:  # noqa: ANN401
@@ -170,10 +160,14 @@ def serve(conn: Connection, config: dict[str, Any]) -> None:
 
 def main() -> None:
     """``python -m workers.decode_loop FD CONFIG_JSON`` (started by ``workers.decode_client``)."""
-    _die_with_parent()
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/decode] %(message)s")
     conn = Connection(int(sys.argv[1]))
-    serve(conn, json.loads(sys.argv[2]))
+    try:
+        serve(conn, json.loads(sys.argv[2]))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        # The worker closed its end or died (even by SIGKILL: the kernel closes its sockets), so nobody
+        # waits for these rows; ending here is what keeps a killed worker from leaving this process behind.
+        log.info("the worker is gone; the decode process ends")
 
 
 if __name__ == "__main__":
