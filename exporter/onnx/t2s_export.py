@@ -76,7 +76,7 @@ def t2s_batch_parity(session, num_layers: int, hidden_dim: int, vocab_size: int,
     for batch in BATCH_PARITY_SIZES:
         lengths = rng.integers(1, BATCH_PARITY_MAX_PAST + 1, batch)
         longest = int(lengths.max())
-        past = rng.standard_normal((2 * num_layers, batch, longest, hidden_dim)).astype(np.float32)
+        past = rng.standard_normal((2 * num_layers, batch, longest, hidden_dim), dtype=np.float32)
         for row, length in enumerate(lengths):
             past[:, row, length:] = 1e3  # padding: must not matter
         tokens = rng.integers(0, vocab_size - 1, (batch, 1))
