@@ -44,9 +44,6 @@ __all__ = ["BatchClient", "DecodeLost", "decode_config", "pool_slots", "priority
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_SECONDS = 300.0
-"""A full-size bundle's T2S session on a loaded machine; far beyond what a healthy start takes."""
-
 
 class DecodeLost(RuntimeError):
     """The decode process died while this request was in it (the job must be delivered again)."""
@@ -75,12 +72,14 @@ class BatchClient:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
-        """Start the decode process (if it is not running) and wait until its session is loaded."""
+        """Start the decode process if it is not running; it loads its session while requests queue up."""
         with self._lock:
             if self._conn is None:
                 self._start_locked()
 
     def _start_locked(self) -> None:
+        # No wait for the session here: the worker loads its frontend meanwhile, requests wait in the
+        # socket until the loop reads them, and a process that dies while loading fails them as lost.
         mine, theirs = socket.socketpair()
         command = [sys.executable, "-m", "workers.decode_loop", str(theirs.fileno()), json.dumps(self.config)]
         process = subprocess.Popen(
@@ -88,17 +87,9 @@ class BatchClient:
         )
         theirs.close()
         conn = Connection(mine.detach())
-        if not conn.poll(START_TIMEOUT_SECONDS):
-            process.kill()
-            raise RuntimeError(f"the decode process did not start within {START_TIMEOUT_SECONDS:.0f} s")
-        try:
-            _, self.provider, _slots = conn.recv()
-        except EOFError:
-            process.wait()
-            raise RuntimeError(f"the decode process exited with status {process.returncode} while loading") from None
         self._conn, self._process = conn, process
         threading.Thread(target=self._read, args=(conn, process), name="decode-reader", daemon=True).start()
-        log.info("decode process %d started (%d slots, %s)", process.pid, self.slots, self.provider)
+        log.info("decode process %d starting (%d slots)", process.pid, self.slots)
 
     def _read(self, conn: Connection, process: subprocess.Popen) -> None:
         """Route the decode process's messages to the streams; on its death fail every stream in flight."""
@@ -107,6 +98,10 @@ class BatchClient:
                 message = conn.recv()
             except (EOFError, OSError):
                 break
+            if message[0] == "ready":
+                self.provider = message[1]
+                log.info("decode process %d ready (%d slots, %s)", process.pid, message[2], self.provider)
+                continue
             target = self._streams.get(message[1])
             if target is not None:
                 target.put(message)
