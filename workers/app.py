@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -114,22 +115,26 @@ class WorkerApp(Celery):
         self.bundle_verified = False
         """Set by a launcher that has already hashed the bundle's graphs (else ``worker_init`` does it)."""
         self._runtime: Runtime | None = None
+        self._runtime_lock = threading.Lock()  # batching: task threads may ask before the loader is done
         self._heartbeat: Heartbeat | None = None
 
     @property
     def runtime(self) -> Runtime:
         """This process's runtime (loaded in ``worker_process_init``; lazily under pools that skip it)."""
         if self._runtime is None:
-            log.warning("models were not loaded at process start; loading them now (pool without "
-                        "worker_process_init?)")
-            self._runtime = Runtime.load(self.settings)
+            with self._runtime_lock:
+                if self._runtime is None:
+                    if not batching(self.settings):
+                        log.warning("models were not loaded at process start; loading them now (pool without "
+                                    "worker_process_init?)")
+                    self._runtime = Runtime.load(self.settings)
         return self._runtime
 
     def on_worker_init(self, **_: Any) -> None:  # noqa: ANN401
         """Parent, before the pool forks: verify the bundle, load the frontend's dictionaries for every child.
 
-        With batching there is no fork: the runtime (and its decode process) is loaded here, before the
-        first task thread asks for it."""
+        With batching there is no fork: the runtime (and its decode process) loads in a thread started
+        here, while the consumer starts; a task that arrives sooner waits for it."""
         if not self.bundle_verified:
             from bundle import Bundle
 
@@ -143,7 +148,7 @@ class WorkerApp(Celery):
             from workers.metrics import worker_metrics
 
             worker_metrics()
-            self._runtime = Runtime.load(self.settings)
+            threading.Thread(target=lambda: self.runtime, name="runtime-loader", daemon=True).start()
 
     def on_process_init(self, **_: Any) -> None:  # noqa: ANN401
         """Child, after the fork: ORT sessions, the default voice, a Redis client of its own."""
