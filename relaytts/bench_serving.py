@@ -97,6 +97,8 @@ def _run_mode(
             "worker.max_batch": max_batch,
             "books.batch_concurrency": 0,
             "gateway.max_active_streams": max(64, 2 * max(streams)),
+            # sequentially the last of N streams waits for N - 1 whole decodes before its first chunk
+            "gateway.queue_timeout_seconds": 3600,
         }
     )
     rows = []
@@ -106,6 +108,7 @@ def _run_mode(
             say(f"{mode}: {n} stream(s)")
             row = _load(system.gateway_address, n, 1000 * n)
             rows.append(ServingRow(**(asdict(row) | {"mode": mode})))
+            say(f"{mode}: {rows[-1]}")  # each row as it is measured, in case a later one fails
     return rows
 
 
