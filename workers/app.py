@@ -134,7 +134,8 @@ class WorkerApp(Celery):
         """Parent, before the pool forks: verify the bundle, load the frontend's dictionaries for every child.
 
         With batching there is no fork: the runtime (and its decode process) loads in a thread started
-        here, while the consumer starts; a task that arrives sooner waits for it."""
+        once the worker is ready (``on_worker_ready``: it would slow the consumer's start by holding the
+        GIL); a task that arrives sooner waits for it."""
         if not self.bundle_verified:
             from bundle import Bundle
 
@@ -148,7 +149,6 @@ class WorkerApp(Celery):
             from workers.metrics import worker_metrics
 
             worker_metrics()
-            threading.Thread(target=lambda: self.runtime, name="runtime-loader", daemon=True).start()
 
     def on_process_init(self, **_: Any) -> None:  # noqa: ANN401
         """Child, after the fork: ORT sessions, the default voice, a Redis client of its own."""
@@ -162,6 +162,8 @@ class WorkerApp(Celery):
 
         self._heartbeat = Heartbeat(self.settings)
         self._heartbeat.start()
+        if batching(self.settings):
+            threading.Thread(target=lambda: self.runtime, name="runtime-loader", daemon=True).start()
 
     def on_worker_shutdown(self, **_: Any) -> None:  # noqa: ANN401
         if self._heartbeat is not None:
