@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from relaytts.errors import RelayError
-from relaytts.sampling import SamplingParams
+from relaytts.sampling import SamplingParams, StopReason
+from workers.decode_row import TokenChunk
 
 __all__ = ["main", "serve"]
 
@@ -77,7 +78,9 @@ class _Loop:
                 self.waiting.append(message)
         elif kind == "cancel":
             rid = message[1]
-            self.waiting = deque(m for m in self.waiting if m[1] != rid)
+            if any(m[1] == rid for m in self.waiting):  # never admitted: it still gets its final chunk
+                self.waiting = deque(m for m in self.waiting if m[1] != rid)
+                self.send_chunks(rid, [TokenChunk(0, np.zeros(0, np.int64), True, StopReason.CANCELLED)])
             for emitted in self.engine.cancel(rid):
                 self.send_chunks(rid, [emitted.chunk])
             self.cancel_keys.pop(rid, None)
