@@ -109,7 +109,8 @@ class Manifest:
     """GPT-SoVITS version of the SoVITS half: ``v2``, ``v2Pro`` or ``v2ProPlus``."""
     t2s: dict[str, int]
     """T2S sizes the engine needs: ``num_layers``, ``hidden_dim``, ``vocab_size``, ``eos``, ``phoneme_vocab_size``,
-    ``max_sec``."""
+    ``max_sec``; ``batched`` = 1 when the graph takes a batch with per-row cache lengths (exports since
+    continuous batching; older bundles serve one decode at a time)."""
     sovits: dict[str, int]
     """SoVITS sizes the engines need: ``gin_channels``, ``latent_channels``, ``ssl_dim``, ``spec_bins``."""
     files: list[GraphFile]

@@ -31,6 +31,8 @@ class T2SRunner:
             f"past_value_{i}" for i in range(num_layers)
         ]
         self._keys = self._values = np.empty((num_layers, 1, 0, hidden_dim), np.float32)
+        # Graphs exported before batching have no ``past_len`` (their rows are never padded).
+        self._has_past_len = any(i.name == "past_len" for i in session.get_inputs())
         self.length = 0
         """Positions in the cache."""
         self.next_audio_position = 0
@@ -76,6 +78,8 @@ class T2SRunner:
             "tokens": tokens,
             "audio_start": np.array([audio_start], np.int64),
         }
+        if self._has_past_len:
+            feeds["past_len"] = np.array([past], np.int64)
         for i in range(self.num_layers):
             feeds[self._past_names[i]] = self._keys[i, :, :past]
             feeds[self._past_names[self.num_layers + i]] = self._values[i, :, :past]

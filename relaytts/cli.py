@@ -506,6 +506,58 @@ def bench_latency_command(bundle_dir: Path | None, device: str, precision: str, 
         json_path.write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n", encoding="utf-8")
 
 
+@bench.command(name="serving")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path),
+              help="Bundle to serve (default: full-size random v2 weights, built once in bundles/full-v2).")
+@click.option("--streams", default="1,2,4,8,16,32,64,128", show_default=True,
+              help="Comma-separated concurrencies to run, each batched and sequential.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures here.")
+@click.option("--run-dir", default=".relaytts/bench-serving", show_default=True, type=click.Path(path_type=Path))
+@one_line_errors
+def bench_serving_command(bundle_dir: Path | None, streams: str, device: str, json_path: Path | None,
+                          run_dir: Path) -> None:
+    """Continuous batching vs one decode at a time on the real system: tokens/s, audio s/s, first chunk."""
+    import json
+
+    from relaytts.bench_serving import bench_serving, summary_rows
+    from relaytts.console import print_table
+    from relaytts.errors import InvalidArgument
+    from relaytts.redis_server import free_port
+
+    try:
+        counts = sorted({int(n) for n in streams.split(",") if n.strip()})
+    except ValueError:
+        raise InvalidArgument(f"`--streams` must be comma-separated integers; given {streams!r}") from None
+    if not counts or counts[0] < 1:
+        raise InvalidArgument(f"`--streams` must be at least 1; given {streams!r}")
+    if bundle_dir is None:
+        from exporter.demo_bundle import build_demo_bundle
+
+        bundle_dir = Path("bundles/full-v2")
+        if not (bundle_dir / "manifest.json").is_file():
+            click.echo(f"building full-size random v2 weights in {bundle_dir} (once) ...", err=True)
+        build_demo_bundle(bundle_dir, full_size=True)
+    settings = _system_settings(bundle_dir, None, free_port()).with_overrides(
+        {"metrics.gateway_port": 0, "metrics.worker_port": 0, "worker.device": device})
+    rows = bench_serving(settings, run_dir, counts, say=lambda m: click.echo(m, err=True))
+    print_table(["streams", "tokens/s batched", "tokens/s sequential", "ratio", "audio s/s batched",
+                 "audio s/s sequential", "first chunk p50/p95 ms batched", "sequential", "batched p95 vs 1 stream"],
+                summary_rows(rows), title=f"serving: continuous batching vs sequential ({bundle_dir}, {device})")
+    if json_path is not None:
+        from bundle import Bundle
+
+        manifest = Bundle.open(bundle_dir, verify=False).manifest
+        json_path.write_text(json.dumps({
+            "rows": [{"streams": r.streams, "mode": r.mode, "tokens_per_s": r.tokens_per_s,
+                      "audio_s_per_s": r.audio_s_per_s, "ttfc_p50_ms": r.ttfc_p50_ms, "ttfc_p95_ms": r.ttfc_p95_ms,
+                      "wall_s": r.wall_s, "tokens": r.tokens} for r in rows],
+            "bundle": {"path": str(bundle_dir), "bundle_id": manifest.bundle_id,
+                       "model_version": manifest.model_version, "t2s": manifest.t2s},
+            "device": device,
+        }, indent=2) + "\n")
+
+
 DEMO_TEXT = "Hello! This sentence went from a cloud worker to the edge as latent chunks. 你好，世界。"
 
 

@@ -98,7 +98,19 @@ class WorkerSettings:
     threads: int = 0
     """ONNX Runtime threads per graph (0 = one per core)."""
     concurrency: int = 1
-    """Celery worker processes; each loads the models once, after the fork."""
+    """Celery worker processes when ``max_batch`` is 1 (each loads the models once, after the fork); with
+    batching a worker runs one decode loop and this is ignored."""
+    max_batch: int = 16
+    """Requests decoded together in one T2S step (continuous batching: a decode process per worker, fed by
+    that many Celery threads); 1 = one decode at a time per process (prefork)."""
+    kv_positions: int = 2560
+    """Positions of one KV slot in the decode loop: a segment's prefix (prompt phones, text, prompt tokens)
+    plus every token it may generate; a segment that may need more fails with a clear error."""
+    kv_dtype: str = "fp32"
+    """Precision the decode loop keeps its KV slots in: fp32, or fp16 (half the memory)."""
+    kv_memory_mb: int = 0
+    """Memory cap of the KV slot pool in MiB (0 = none): the loop holds min(max_batch, cap / slot size)
+    slots, and takes no more jobs than it has slots (the rest wait in the queue)."""
     queues: str = "t2s.interactive,voices"
     """Comma-separated Celery queues to consume (``voices``: registering voices from reference clips)."""
     first_chunk_tokens: int = 8

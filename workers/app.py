@@ -6,6 +6,12 @@ pages); each prefork child then loads its ONNX Runtime sessions, the default voi
 client in ``worker_process_init``, after the fork. No session, GPU context or Redis connection is
 ever created in the parent and inherited by a child.
 
+With continuous batching (``worker.max_batch`` > 1) the pool is Celery's thread pool instead: one
+process holds the frontend and the voice, its task threads feed one decode process
+(``workers.decode_loop``, started by ``workers.decode_client``) that owns the T2S session and decodes
+every segment in flight as a row of one batched step. Nothing forks there, so the runtime is loaded
+in ``worker_init``.
+
 Delivery: JSON only (tenant text never goes through pickle), late acks with reject-on-worker-lost
 (a child killed mid-job puts the message back and the next delivery continues the job under a new
 epoch), one reserved message per process, no result backend (chunks go to Redis streams).
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -37,13 +44,14 @@ if TYPE_CHECKING:
     import redis
 
     from bundle import Bundle
+    from workers.decode_client import BatchClient
     from workers.frontend import Frontend
     from workers.heartbeat import Heartbeat
     from workers.t2s import ChunkPolicy, T2SEngine
     from workers.voice import Voice
 
 __all__ = ["CHILD_START_TIMEOUT_SECONDS", "SOFT_SHUTDOWN_SECONDS", "Runtime",
-           "WorkerApp", "make_celery_app"]
+           "WorkerApp", "batching", "make_celery_app"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +69,7 @@ class Runtime:
 
     bundle: Bundle
     frontend: Frontend
-    engine: T2SEngine
+    engine: T2SEngine | BatchClient
     voice: Voice
     policy: ChunkPolicy
     redis: redis.Redis
@@ -72,6 +80,7 @@ class Runtime:
         import redis as redis_lib
 
         from bundle import Bundle, Precision, SessionOptions
+        from workers.decode_client import priority_of
         from workers.frontend import BertFeaturizer, Frontend
         from workers.frontend.bert_onnx import bert_extractor_from_bundle
         from workers.frontend.zh.g2pw import g2pw_from_bundle
@@ -83,7 +92,14 @@ class Runtime:
         bundle = Bundle.open(worker.bundle, verify=False, side="cloud")  # the parent hashed every graph once
         frontend = Frontend(bert=BertFeaturizer(bert_extractor_from_bundle(bundle, options=options)),
                             g2pw=g2pw_from_bundle(bundle, options))  # None: pypinyin reads Chinese
-        engine = T2SEngine.load(bundle, Precision(worker.precision), options)
+        engine: T2SEngine | BatchClient
+        if batching(settings):
+            from workers.decode_client import BatchClient, decode_config
+
+            engine = BatchClient(decode_config(settings, bundle.manifest), priority_of(worker.queues))
+            engine.start()
+        else:
+            engine = T2SEngine.load(bundle, Precision(worker.precision), options)
         voice = reference_voice(bundle, options=options)
         policy = ChunkPolicy(first_tokens=worker.first_chunk_tokens, tokens=worker.chunk_tokens)
         client = redis_lib.Redis.from_url(settings.redis.url)
@@ -101,19 +117,27 @@ class WorkerApp(Celery):
         self.bundle_verified = False
         """Set by a launcher that has already hashed the bundle's graphs (else ``worker_init`` does it)."""
         self._runtime: Runtime | None = None
+        self._runtime_lock = threading.Lock()  # batching: task threads may ask before the loader is done
         self._heartbeat: Heartbeat | None = None
 
     @property
     def runtime(self) -> Runtime:
         """This process's runtime (loaded in ``worker_process_init``; lazily under pools that skip it)."""
         if self._runtime is None:
-            log.warning("models were not loaded at process start; loading them now (pool without "
-                        "worker_process_init?)")
-            self._runtime = Runtime.load(self.settings)
+            with self._runtime_lock:
+                if self._runtime is None:
+                    if not batching(self.settings):
+                        log.warning("models were not loaded at process start; loading them now (pool without "
+                                    "worker_process_init?)")
+                    self._runtime = Runtime.load(self.settings)
         return self._runtime
 
     def on_worker_init(self, **_: Any) -> None:  # noqa: ANN401
-        """Parent, before the pool forks: verify the bundle, load the frontend's dictionaries for every child."""
+        """Parent, before the pool forks: verify the bundle, load the frontend's dictionaries for every child.
+
+        With batching there is no fork: the runtime (and its decode process) loads in a thread started
+        once the worker is ready (``on_worker_ready``: it would slow the consumer's start by holding the
+        GIL); a task that arrives sooner waits for it."""
         if not self.bundle_verified:
             from bundle import Bundle
 
@@ -123,6 +147,10 @@ class WorkerApp(Celery):
         warm_up_frontend()
         log.info("frontend dictionaries loaded in %.1f s (shared with the worker processes)",
                  time.perf_counter() - started)
+        if batching(self.settings):
+            from workers.metrics import worker_metrics
+
+            worker_metrics()
 
     def on_process_init(self, **_: Any) -> None:  # noqa: ANN401
         """Child, after the fork: ORT sessions, the default voice, a Redis client of its own."""
@@ -136,10 +164,19 @@ class WorkerApp(Celery):
 
         self._heartbeat = Heartbeat(self.settings)
         self._heartbeat.start()
+        if batching(self.settings):
+            threading.Thread(target=lambda: self.runtime, name="runtime-loader", daemon=True).start()
 
     def on_worker_shutdown(self, **_: Any) -> None:  # noqa: ANN401
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        if self._runtime is not None and hasattr(self._runtime.engine, "close"):
+            self._runtime.engine.close()  # the decode process (batching)
+
+
+def batching(settings: Settings) -> bool:
+    """Whether this worker decodes in batches (a decode process fed by Celery threads)."""
+    return settings.worker.max_batch > 1
 
 
 def _parent_has_no_bert(text: str) -> Any:  # noqa: ANN401

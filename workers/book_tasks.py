@@ -41,9 +41,10 @@ from relaytts.jobs import (
     SynthesisJob,
 )
 from relaytts.settings import Settings
+from workers.decode_client import DecodeLost
 from workers.metrics import worker_metrics
 from workers.publisher import ChunkPublisher, ResumePoint
-from workers.tasks import REDIS_RETRIES, JobRun, redis_retry
+from workers.tasks import REDIS_RETRIES, JobRun, redis_retry, requeue_lost
 from workers.voice_store import resolve_voice
 
 if TYPE_CHECKING:
@@ -198,8 +199,9 @@ class SegmentPublisher(ChunkPublisher):
         super().__init__(client, settings, take_id)
         self.book_cancel_key = keys.book_cancel_key(book_id)
 
-    def cancelled(self) -> bool:
-        return bool(self.client.exists(self.cancel_key, self.book_cancel_key))
+    @property
+    def cancel_keys(self) -> tuple[str, ...]:
+        return (self.cancel_key, self.book_cancel_key)
 
 
 class SegmentRun(JobRun):
@@ -310,5 +312,7 @@ def register(app: WorkerApp) -> tuple[Task, Task]:
             run_segment(segment, app)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise redis_retry(task, exc, f"book {segment.book_id} segment {segment.chapter}.{segment.segment}") from exc
+        except DecodeLost as exc:
+            raise requeue_lost(exc, f"book {segment.book_id} segment {segment.chapter}.{segment.segment}") from exc
 
     return plan_book, synthesize_segment

@@ -60,11 +60,14 @@ def prepare_multiprocess_dir(settings: Settings) -> Path:
     return directory
 
 
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
 class WorkerMetrics:
     """The worker's metric families (one instance per process: ``worker_metrics()``)."""
 
     def __init__(self) -> None:
-        from prometheus_client import Counter, Histogram
+        from prometheus_client import Counter, Gauge, Histogram
 
         if not os.environ.get(MULTIPROC_ENV):
             log.warning("%s is not set: this process's metrics are not visible on the worker's /metrics "
@@ -82,6 +85,22 @@ class WorkerMetrics:
                                      "by outcome.", ["status"])
         for status in BOOK_SEGMENT_STATUSES:  # every series exists from the start, so increase() sees the first
             self.book_segments.labels(status=status)
+        # Continuous batching (the decode process of a worker with --max-batch > 1). Gauges sum over the
+        # live processes: one decode loop per worker, so a sum is that worker's value.
+        self.batch_size = Histogram("relaytts_batch_size", "Rows in one batched T2S decode step.",
+                                    buckets=BATCH_SIZE_BUCKETS)
+        self.batch_step = Histogram("relaytts_batch_step_seconds", "Seconds of one batched T2S decode step "
+                                    "(every row advances one token).", buckets=STAGE_BUCKETS)
+        self.batch_slots = Gauge("relaytts_batch_slots", "KV slots of the decode loop (its largest batch).",
+                                 multiprocess_mode="livesum")
+        self.batch_active = Gauge("relaytts_batch_active_slots", "KV slots holding a decoding request.",
+                                  multiprocess_mode="livesum")
+        self.batch_waiting = Gauge("relaytts_batch_waiting_requests", "Segments handed to the decode loop that "
+                                   "wait for a free slot.", multiprocess_mode="livesum")
+
+    def observe_batch_step(self, rows: int, seconds: float) -> None:
+        self.batch_size.observe(rows)
+        self.batch_step.observe(seconds)
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stage.labels(stage=stage).observe(seconds)

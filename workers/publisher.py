@@ -114,9 +114,14 @@ class ChunkPublisher:
                 return ResumePoint(next_seq, 0)
             page = self.client.xrevrange(self.stream_key, f"({page[-1][0].decode()}", "-", count=RESUME_PAGE)
 
+    @property
+    def cancel_keys(self) -> tuple[str, ...]:
+        """Keys whose existence cancels the job (the decode loop checks them itself between steps)."""
+        return (self.cancel_key,)
+
     def cancelled(self) -> bool:
         """Whether the job's cancel key exists (asked before every decode step)."""
-        return bool(self.client.exists(self.cancel_key))
+        return bool(self.client.exists(*self.cancel_keys))
 
     def publish(self, chunk: pb.LatentChunk, **fields: str | int | float) -> bytes:
         """Stamp ``chunk`` (job id, epoch, next seq), ``XADD`` it, refresh both TTLs, set ``fields`` on the hash.

@@ -16,38 +16,14 @@ import numpy as np
 
 from bundle import Bundle, Precision, Role, SessionOptions
 from bundle.t2s_runner import T2SRunner
-from relaytts.sampling import EOS_BLOCKED_STEPS, SamplingParams, StopReason
-from workers.sampling import sample
+from relaytts.sampling import SamplingParams, StopReason
+from workers.decode_row import ChunkPolicy, DecodeRow, TokenChunk
 
 __all__ = ["ChunkPolicy", "Decode", "T2SEngine", "TokenChunk"]
 
 
 def _never() -> bool:
     return False
-
-
-@dataclass(frozen=True)
-class ChunkPolicy:
-    """How generated tokens are grouped into chunks (25 tokens = 1 s of speech)."""
-
-    first_tokens: int = 8
-    """Size of the first chunk: small, for time to first audio."""
-    tokens: int = 25
-    """Size of every later chunk."""
-
-    def __post_init__(self) -> None:
-        if self.first_tokens < 1 or self.tokens < 1:
-            raise ValueError("chunk sizes must be at least 1 token")
-
-
-@dataclass(frozen=True)
-class TokenChunk:
-    index: int
-    tokens: np.ndarray
-    """int64 semantic tokens of this chunk (may be empty only in a final chunk)."""
-    final: bool
-    stop_reason: StopReason | None = None
-    """Why the decode ended (final chunk only)."""
 
 
 @dataclass
@@ -87,44 +63,26 @@ class T2SEngine:
         params: SamplingParams | None = None,
         policy: ChunkPolicy | None = None,
         cancelled: Callable[[], bool] = _never,
+        cancel_keys: tuple[str, ...] = (),
     ) -> Iterator[TokenChunk]:
-        """Decode one segment, yielding token chunks; the last chunk has ``final=True`` and a reason."""
+        """Decode one segment, yielding token chunks; the last chunk has ``final=True`` and a reason.
+
+        ``cancel_keys`` is for the batched engine's signature (it checks them itself); here ``cancelled``
+        is asked before every step."""
         params = (params or SamplingParams()).validate()
-        policy = policy or ChunkPolicy()
-        early_stop = params.early_stop if params.early_stop is not None else self.default_early_stop
-        rng = np.random.default_rng(params.seed)
-        prompt = np.asarray(prompt, np.int64)
-        history = np.empty(len(prompt) + params.max_new_tokens, np.int64)  # ids the penalty looks at
-        history[: len(prompt)] = prompt
-        seen = len(prompt)
+        row = DecodeRow(prompt, params, policy or ChunkPolicy(), self.eos, self.default_early_stop)
         runner = T2SRunner(self.session, self.num_layers, self.hidden_dim)
         logits = runner.prefill(phones, bert, prompt, params.max_new_tokens)
-        pending: list[int] = []
-        chunk_index = generated = 0
-        reason = StopReason.MAX_TOKENS
-        for step in range(params.max_new_tokens):
+        while not row.done:
+            token = None
             if cancelled():
-                reason = StopReason.CANCELLED
-                break
-            row = logits[: self.eos] if step < EOS_BLOCKED_STEPS else logits
-            choice = sample(row, history[:seen], params, rng)
-            if choice.token == self.eos or choice.argmax == self.eos:
-                reason = StopReason.EOS
-                break
-            history[seen] = choice.token
-            seen += 1
-            generated += 1
-            pending.append(choice.token)
-            if generated > early_stop:
-                reason = StopReason.EARLY_STOP
-                break
-            if len(pending) >= (policy.first_tokens if chunk_index == 0 else policy.tokens):
-                yield TokenChunk(chunk_index, np.array(pending, np.int64), final=False)
-                chunk_index += 1
-                pending = []
-            if step + 1 < params.max_new_tokens:
-                logits = runner.step(choice.token)
-        yield TokenChunk(chunk_index, np.array(pending, np.int64), final=True, stop_reason=reason)
+                row.cancel()
+            else:
+                token = row.advance(logits)
+            yield from row.drain()
+            if token is not None:
+                logits = runner.step(token)
+        yield from row.drain()
 
     def generate(self, phones: np.ndarray, bert: np.ndarray, prompt: np.ndarray,
                  params: SamplingParams | None = None, cancelled: Callable[[], bool] = _never) -> Decode:

@@ -14,7 +14,9 @@ and a deterministic failure would only fail again. The one retried case is Redis
 with backoff; the retry is a new epoch and continues from the resume point. A child killed mid-job
 (OOM, SIGKILL) is redelivered by Celery (``reject_on_worker_lost``) and continues the same way; a
 job that has started ``MAX_DELIVERIES`` times is failed instead of run again, so a job that kills
-its worker every time cannot loop forever.
+its worker every time cannot loop forever. With continuous batching the decode runs in a separate
+decode process (``workers.decode_client``): if that process dies, the stream raises ``DecodeLost`` and
+the task rejects its message with requeue — the same redelivery, at once, under a new epoch.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from relaytts.errors import InvalidArgument, RelayError
 from relaytts.jobs import SYNTHESIZE_TASK, JobStatus, SynthesisJob
 from relaytts.sampling import SamplingParams, StopReason
 from relaytts.settings import Settings
+from workers.decode_client import DecodeLost
 from workers.metrics import WorkerMetrics, worker_metrics
 from workers.ownership import deliveries, leases
 from workers.publisher import ChunkPublisher, ResumePoint, Superseded
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
     from workers.t2s import TokenChunk
     from workers.voice import Voice
 
-__all__ = ["MAX_DELIVERIES", "JobRun", "register", "segment_params", "stop_reason_to_pb"]
+__all__ = ["MAX_DELIVERIES", "JobRun", "register", "requeue_lost", "segment_params", "stop_reason_to_pb"]
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,8 @@ class JobRun:
                 self._finish(status, reason)
         except Superseded as exc:
             log.warning("%s; leaving the job to the newer delivery", exc)
+        except DecodeLost:
+            raise  # the decode process died: the task requeues the message (see requeue_lost)
         except (redis.ConnectionError, redis.TimeoutError):
             raise  # nothing can be written, not even the failure: the task retries (see register)
         except RelayError as exc:
@@ -213,7 +218,7 @@ class JobRun:
             phones = np.concatenate([voice.prompt_phones, phones])
             bert = np.concatenate([voice.prompt_bert, bert], axis=1)
         chunks: Iterator[TokenChunk] = runtime.engine.stream(phones, bert, voice.prompt_tokens, params,
-                                                             runtime.policy, clock)
+                                                             runtime.policy, clock, self.publisher.cancel_keys)
         first = True
         while True:
             started = time.perf_counter()
@@ -267,6 +272,14 @@ def redis_retry(task: Task, exc: Exception, what: str) -> Exception:
     return task.retry(exc=exc, countdown=countdown)
 
 
+def requeue_lost(exc: DecodeLost, what: str) -> Exception:
+    """What to raise when the decode process died under a delivery: a reject that puts the message back now."""
+    from celery.exceptions import Reject
+
+    log.warning("%s: %s; its message goes back to the queue", what, exc)
+    return Reject(str(exc), requeue=True)
+
+
 def register(app: WorkerApp) -> Task:
     """Register ``relaytts.synthesize`` on ``app``."""
 
@@ -279,5 +292,7 @@ def register(app: WorkerApp) -> Task:
             JobRun(job, app.runtime, app.settings).run()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise redis_retry(task, exc, f"job {job.job_id}") from exc
+        except DecodeLost as exc:
+            raise requeue_lost(exc, f"job {job.job_id}") from exc
 
     return synthesize

@@ -248,6 +248,7 @@ def _export_into(gpt: Path, sovits_path: Path, build: Path, precisions: tuple[Pr
             "eos": t2s.config.eos,
             "phoneme_vocab_size": t2s.config.phoneme_vocab_size,
             "max_sec": t2s.config.max_sec,
+            "batched": 1,  # the graph takes per-row cache lengths (past_len): continuous batching can use it
         },
         sovits=sovits_export.manifest_sizes(sovits),
         files=files,
@@ -290,8 +291,9 @@ def _graph_file(build: Path, path: Path, role: Role, precision: Precision, parit
 
 def _t2s_fp32_parity(t2s, session) -> dict[str, float]:
     parity = t2s_export.t2s_parity(t2s, session)
-    phones, bert, prompt = t2s_export.random_prompt(t2s, text_len=24, prompt_len=30, seed=1)
     cfg = t2s.config
+    parity |= t2s_export.t2s_batch_parity(session, cfg.num_layers, cfg.hidden_dim, cfg.vocab_size)
+    phones, bert, prompt = t2s_export.random_prompt(t2s, text_len=24, prompt_len=30, seed=1)
     reference = t2s_export.torch_greedy(t2s, phones, bert, prompt, GREEDY_STEPS, stop_at_eos=False)
     got = t2s_export.ort_greedy(
         session, cfg.num_layers, cfg.hidden_dim, cfg.eos, phones, bert, prompt, GREEDY_STEPS, stop_at_eos=False

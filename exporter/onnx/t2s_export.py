@@ -14,11 +14,15 @@ from exporter.onnx.t2s_graph import T2SGraph, t2s_io_names
 from exporter.t2s.model import Text2SemanticDecoder
 from relaytts.sampling import EOS_BLOCKED_STEPS
 
-__all__ = ["export_t2s", "greedy_decode", "t2s_parity"]
+__all__ = ["export_t2s", "greedy_decode", "t2s_batch_parity", "t2s_parity"]
 
 OPSET = 17
 #: (text length, prompt length, past length) triples the parity check runs: 1s, typical, and long.
 PARITY_SHAPES = [(1, 0, 0), (1, 1, 0), (24, 30, 0), (300, 150, 0), (0, 1, 1), (0, 1, 1100)]
+#: Batch sizes the batched-step check runs (1..32, the largest batch a worker is expected to hold).
+BATCH_PARITY_SIZES = (1, 2, 3, 8, 32)
+#: Longest cache in the batched-step check: rows get mixed lengths in 1..this.
+BATCH_PARITY_MAX_PAST = 300
 
 
 def export_t2s(model: Text2SemanticDecoder, path: Path) -> Path:
@@ -26,16 +30,19 @@ def export_t2s(model: Text2SemanticDecoder, path: Path) -> Path:
     graph = T2SGraph(model)
     inputs, outputs = t2s_io_names(model.config.num_layers)
     dynamic = {
-        "phones": {1: "text_len"},
-        "bert": {2: "text_len"},
-        "tokens": {1: "audio_len"},
-        "new_keys": {2: "new_len"},
-        "new_values": {2: "new_len"},
-    } | {name: {1: "past_len"} for name in inputs[4:]}
+        "phones": {0: "batch", 1: "text_len"},
+        "bert": {0: "batch", 2: "text_len"},
+        "tokens": {0: "batch", 1: "audio_len"},
+        "audio_start": {0: "batch"},
+        "past_len": {0: "batch"},
+        "logits": {0: "batch"},
+        "new_keys": {1: "batch", 2: "new_len"},
+        "new_values": {1: "batch", 2: "new_len"},
+    } | {name: {0: "batch", 1: "past_len"} for name in inputs[5:]}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected here
-        torch.onnx.export(
-            graph, graph.example_inputs(), str(path), dynamo=False, opset_version=OPSET,
+        torch.onnx.export(  # traced at batch 2 so the batch axis is never specialised to 1
+            graph, graph.example_inputs(batch=2), str(path), dynamo=False, opset_version=OPSET,
             input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
         )
     return path
@@ -55,6 +62,43 @@ def t2s_parity(model: Text2SemanticDecoder, session, seed: int = 0) -> dict[str,
         logits_err = max(logits_err, float(np.abs(got[0] - expected[0]).max()))
         cache_err = max(cache_err, float(np.abs(got[1] - expected[1]).max()), float(np.abs(got[2] - expected[2]).max()))
     return {"logits_max_abs": logits_err, "cache_max_abs": cache_err}
+
+
+def t2s_batch_parity(session, num_layers: int, hidden_dim: int, vocab_size: int, seed: int = 0) -> dict[str, float]:
+    """Max abs difference between a batched step and each of its rows run alone (ORT against ORT).
+
+    Rows get mixed cache lengths (padded to the longest, the rest masked by ``past_len``) and mixed
+    audio positions; the padding is filled with large values so a mask that leaks shows up.
+    """
+    rng = np.random.default_rng(seed)
+    names, _ = t2s_io_names(num_layers)
+    logits_err = cache_err = 0.0
+    for batch in BATCH_PARITY_SIZES:
+        lengths = rng.integers(1, BATCH_PARITY_MAX_PAST + 1, batch)
+        longest = int(lengths.max())
+        past = rng.standard_normal((2 * num_layers, batch, longest, hidden_dim), dtype=np.float32)
+        for row, length in enumerate(lengths):
+            past[:, row, length:] = 1e3  # padding: must not matter
+        tokens = rng.integers(0, vocab_size - 1, (batch, 1))
+        starts = rng.integers(0, 1000, batch)
+
+        case = (names, tokens, starts, lengths, past)
+        logits, keys, values = session.run(None, _step_feeds(*case, slice(0, batch), longest))
+        for row in range(batch):
+            alone = session.run(None, _step_feeds(*case, slice(row, row + 1), int(lengths[row])))
+            logits_err = max(logits_err, float(np.abs(logits[row] - alone[0][0]).max()))
+            cache_err = max(cache_err, float(np.abs(keys[:, row] - alone[1][:, 0]).max()),
+                            float(np.abs(values[:, row] - alone[2][:, 0]).max()))
+    return {"batch_logits_max_abs": logits_err, "batch_cache_max_abs": cache_err}
+
+
+def _step_feeds(names: list[str], tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray, past: np.ndarray,
+                rows: slice, width: int) -> dict[str, np.ndarray]:
+    """Feeds of a one-token step for ``rows`` of a batch, the past cut to ``width`` positions."""
+    n = rows.stop - rows.start
+    out = {"phones": np.zeros((n, 0), np.int64), "bert": np.zeros((n, 1024, 0), np.float32),
+           "tokens": tokens[rows], "audio_start": starts[rows], "past_len": lengths[rows]}
+    return out | {name: np.ascontiguousarray(past[i, rows, :width]) for i, name in enumerate(names[5:])}
 
 
 def greedy_decode(

@@ -74,12 +74,14 @@ class _SelfAttention(nn.Module):
         return F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, past_k: Tensor | None, past_v: Tensor | None, blocked: Tensor | None
+        self, q: Tensor, k: Tensor, v: Tensor, past_k: Tensor | None, past_v: Tensor | None, blocked: Tensor | None,
+        past_blocked: Tensor | None = None,
     ) -> Tensor:
         """Attention of the new positions over ``[past ; new]``.
 
-        ``q/k/v [B,N,D]`` are the new positions, ``past_k/past_v [B,P,D]`` the cache (never masked),
-        ``blocked [N,N]`` bool among the new positions (True = may not attend). The past and new
+        ``q/k/v [B,N,D]`` are the new positions, ``past_k/past_v [B,P,D]`` the cache,
+        ``blocked [N,N]`` bool among the new positions (True = may not attend), ``past_blocked
+        [B,1,1,P]`` the cache's padding when rows of a batch hold different lengths. The past and new
         score blocks are computed separately so an exported step reads the cache in place instead of
         concatenating (copying) it every step.
         """
@@ -98,7 +100,10 @@ class _SelfAttention(nn.Module):
             out = torch.softmax(scores, dim=-1) @ heads(v)
         else:
             past_len = past_k.shape[1]
-            probs = torch.softmax(torch.cat((qh @ heads(past_k).transpose(-1, -2), scores), dim=-1), dim=-1)
+            past_scores = qh @ heads(past_k).transpose(-1, -2)
+            if past_blocked is not None:
+                past_scores = past_scores.masked_fill(past_blocked, float("-inf"))
+            probs = torch.softmax(torch.cat((past_scores, scores), dim=-1), dim=-1)
             out = probs[..., :past_len] @ heads(past_v) + probs[..., past_len:] @ heads(v)
         return self.out_proj(out.transpose(1, 2).reshape(batch, q_len, dim))
 
@@ -115,11 +120,12 @@ class _DecoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
 
     def forward(
-        self, x: Tensor, past_k: Tensor | None, past_v: Tensor | None, blocked: Tensor | None
+        self, x: Tensor, past_k: Tensor | None, past_v: Tensor | None, blocked: Tensor | None,
+        past_blocked: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Returns the block output and the keys/values of the new positions only."""
         q, k, v = self.self_attn.project(x)
-        x = self.norm1(x + self.self_attn.attend(q, k, v, past_k, past_v, blocked))
+        x = self.norm1(x + self.self_attn.attend(q, k, v, past_k, past_v, blocked, past_blocked))
         x = self.norm2(x + self.linear2(F.relu(self.linear1(x))))
         return x, k, v
 
@@ -175,14 +181,17 @@ class Text2SemanticDecoder(nn.Module):
     # -- transformer ------------------------------------------------------------------------------
 
     def run_layers(
-        self, x: Tensor, k_cache: Tensor | None, v_cache: Tensor | None, blocked: Tensor | None
+        self, x: Tensor, k_cache: Tensor | None, v_cache: Tensor | None, blocked: Tensor | None,
+        past_blocked: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """All layers over new positions ``x [B,N,D]``; returns ``(h, new_keys, new_values)``, caches ``[L,B,N,D]``."""
+        """All layers over new positions ``x [B,N,D]``; returns ``(h, new_keys, new_values)``, caches ``[L,B,N,D]``.
+
+        ``past_blocked [B,1,1,P]`` (True = padding) masks cache positions a row does not own."""
         keys, values = [], []
         for i, layer in enumerate(self.h.layers):
             past_k = None if k_cache is None else k_cache[i]
             past_v = None if v_cache is None else v_cache[i]
-            x, k, v = layer(x, past_k, past_v, blocked)
+            x, k, v = layer(x, past_k, past_v, blocked, past_blocked)
             keys.append(k)
             values.append(v)
         return x, torch.stack(keys), torch.stack(values)
