@@ -100,9 +100,10 @@ class WorkerSettings:
     concurrency: int = 1
     """Celery worker processes when ``max_batch`` is 1 (each loads the models once, after the fork); with
     batching a worker runs one decode loop and this is ignored."""
-    max_batch: int = 16
+    max_batch: int = 1
     """Requests decoded together in one T2S step (continuous batching: a decode process per worker, fed by
-    that many Celery threads); 1 = one decode at a time per process (prefork)."""
+    that many Celery threads); 1 = one decode at a time per process (prefork). 1 by default until the
+    batched path beats it on CPU through the real system (docs/benchmarks.md: not yet)."""
     kv_positions: int = 2560
     """Positions of one KV slot in the decode loop: a segment's prefix (prompt phones, text, prompt tokens)
     plus every token it may generate; a segment that may need more fails with a clear error."""
