@@ -92,9 +92,11 @@ def main(bundle_dir: str, reference_path: str, prefix: str) -> dict[str, float]:
         out["sv_embedding"] = float(np.abs(emb - ref["sv_embedding"]).max())
         ge = style.run(None, {"spec": ref["ref_spec"], "sv_emb": emb})[0]
         out["svnet_ge"] = float(np.abs(ge - ref[f"{prefix}svnet_ge"]).max())
+        noise = np.zeros_like(ref["decode_eps"])
         wav = vocoder.run(None, {
-            "codes": tokens, "phones": ref["decode_phones"], "ge": ge, "noise": np.zeros_like(ref["decode_eps"]),
+            "codes": tokens, "phones": ref["decode_phones"], "ge": ge, "noise": noise,
             "noise_scale": np.array([0.0], np.float32), "speed": np.array([1.0], np.float32),
+            "dec_frames": np.array([0, noise.shape[2] + 1], np.int64),  # the whole latent, as offline
         })[0]
         want = ref[f"{prefix}svnet_decode_wav"][0]
         out["svnet_decode_wav"] = float(np.abs(wav - want).max()) if wav.shape == want.shape else float("inf")
