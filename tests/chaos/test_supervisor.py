@@ -81,7 +81,12 @@ def test_up_restarts_what_dies_and_sigterm_leaves_nothing(fixture_bundle, tmp_pa
         wait_for(lambda: "Ctrl-C to stop" in log.read_text() or up.poll() is not None, "`up` to be ready", 180)
         assert up.poll() is None, log.read_text()
         started = [up.pid, *descendants(up.pid)]
-        url = next(line.split()[1] for line in log.read_text().splitlines() if line.startswith("redis "))
+        line = next(line for line in log.read_text().splitlines() if line.startswith("redis "))
+        url = line.split()[1]
+        if "(password in " in line:  # the console masks it; `up` keeps it in a 0600 file beside its data
+            conf = Path(line.split("(password in ", 1)[1].rstrip(")"))
+            password = next(w.split()[1] for w in conf.read_text().splitlines() if w.startswith("requirepass "))
+            url = url.replace(":***@", f":{password}@")
         with Client(f"127.0.0.1:{port}", cache_dir=tmp_path / "edge") as client:
             reference = np.concatenate([c.samples for c in client.synthesize(TEXT, sampling=params(3), seed=3)])
 

@@ -37,6 +37,7 @@ def system(voice_bundle_pp, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("v2pp")
     key_file = run_dir / "keys.json"
     key_file.write_text(json.dumps({ALICE: "alice"}))
+    key_file.chmod(0o600)  # the gateway refuses a key file others can read
     settings = load_settings(
         environ={},
         overrides={
