@@ -80,19 +80,24 @@ class RawCheckpoint:
         return HEADER_TAGS.get(self.header)
 
 
+def read_file_bytes(path: Path, expected: str) -> bytes:
+    """The bytes of ``path``; a missing, directory or unreadable path is one ``CheckpointError`` naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(path, "no such file") from None
+    except IsADirectoryError:
+        raise CheckpointError(path, f"is a directory, expected {expected}") from None
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot be read ({exc.strerror})") from None
+
+
 def read_checkpoint(path: str | Path) -> RawCheckpoint:
     """Read a ``.ckpt`` / ``.pth`` file; any problem becomes one ``CheckpointError`` naming the file."""
     import torch  # exporter-only dependency
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(path, "no such file") from None
-    except IsADirectoryError:
-        raise CheckpointError(path, "is a directory, expected a checkpoint file") from None
-    except OSError as exc:
-        raise CheckpointError(path, f"cannot be read ({exc.strerror})") from None
+    data = read_file_bytes(path, "a checkpoint file")
     if len(data) < 4:
         raise CheckpointError(path, f"is only {len(data)} bytes, not a checkpoint")
     header = data[:2]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from exporter.checkpoint_io import examples, load_state_strict
+from exporter.checkpoint_io import examples, load_state_strict, read_file_bytes
 from relaytts.errors import CheckpointError
 
 from .model import ERes2NetV2, ERes2NetV2Config
@@ -31,14 +31,7 @@ _STAGE_BLOCK = re.compile(r"^layer([1-4])\.(\d+)\.")
 def read_sv_state(path: str | Path) -> dict[str, torch.Tensor]:
     """The state dict stored in ``path``; one ``CheckpointError`` naming the file for anything else."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(path, "no such file") from None
-    except IsADirectoryError:
-        raise CheckpointError(path, "is a directory, expected the ERes2NetV2 .ckpt file") from None
-    except OSError as exc:
-        raise CheckpointError(path, f"cannot be read ({exc.strerror})") from None
+    data = read_file_bytes(path, "the ERes2NetV2 .ckpt file")
     if data[:2] != b"PK" or not zipfile.is_zipfile(io.BytesIO(data)):
         raise CheckpointError(path, "is not a torch checkpoint (expected a torch.save zip archive)")
     try:
